@@ -1,0 +1,215 @@
+/* The CPU backend: every Linear, patch-embedding conv and attention product
+ * through cblas_sgemm, the rest through our own kernels (kernels.c), over one
+ * activation arena planned by the graph.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "backend.h"
+#include "kernels.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+typedef struct {
+  LsBackend parent;
+  float *arena;
+  int threads;
+  gboolean profiling;
+  double op_ms[LS_OP_N_KINDS];
+  int op_count[LS_OP_N_KINDS];
+} LsCpuBackend;
+
+static float *
+tensor_data (LsCpuBackend *self, int id)
+{
+  return self->arena + ls_graph_get_tensor (self->parent.graph, id)->offset;
+}
+
+/* rows of y (row stride ld) = bias, or += bias */
+static void
+bias_rows (float *y, int ld, int n, int c, const float *bias, gboolean add)
+{
+#pragma omp parallel for if (n * c > 65536) schedule(static)
+  for (int i = 0; i < n; i++) {
+    float *row = y + (gsize) i * ld;
+    if (add)
+      for (int j = 0; j < c; j++)
+        row[j] += bias[j];
+    else
+      memcpy (row, bias, (gsize) c * sizeof (float));
+  }
+}
+
+/* y[n, out] (+)= x[n, in] W^T + b, W [out, ldw] */
+static void
+gemm_linear (const float *x, int n, int in, const float *w, int ldw, const float *b,
+             float *y, int out, gboolean accumulate)
+{
+  float beta = accumulate ? 1.0f : 0.0f;
+  if (b) {
+    bias_rows (y, out, n, out, b, accumulate);
+    beta = 1.0f;
+  }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in,
+               1.0f, x, in, w, ldw, beta, y, out);
+}
+
+static void
+run_node (LsCpuBackend *self, const LsNode *node)
+{
+  const LsGraph *graph = self->parent.graph;
+  const LsTensor *src = node->nsrc > 0 ? ls_graph_get_tensor (graph, node->src[0]) : NULL;
+  const LsTensor *dst = ls_graph_get_tensor (graph, node->dst);
+  float *x = node->nsrc > 0 ? tensor_data (self, node->src[0]) : NULL;
+  float *y = tensor_data (self, node->dst);
+
+  switch (node->op) {
+  case LS_OP_LINEAR:
+    gemm_linear (x, src->n, node->in, node->w, node->ldw, node->b, y, node->out,
+                 node->accumulate);
+    break;
+
+  case LS_OP_CONV_PATCH: {
+    float *col = tensor_data (self, node->scratch);
+    int kk = node->in * node->k * node->k;
+    if (node->planar_src)
+      ls_cpu_im2col_planar (x, col, node->height, node->width, node->in,
+                            node->k, node->stride, node->pad);
+    else
+      ls_cpu_im2col (x, col, node->height, node->width, node->in,
+                     node->k, node->stride, node->pad);
+    gemm_linear (col, dst->n, kk, node->w, kk, node->b, y, node->out, FALSE);
+    break;
+  }
+
+  case LS_OP_LAYERNORM:
+    ls_cpu_layernorm (x, y, src->n, src->c, node->w, node->b);
+    break;
+
+  case LS_OP_LAYERNORM_GELU:
+    ls_cpu_layernorm_gelu (x, y, src->n, src->c, node->w, node->b);
+    break;
+
+  case LS_OP_DWCONV3X3_SKIP:
+    ls_cpu_dwconv3x3_skip (x, y, node->height, node->width, src->c, node->w, node->b);
+    break;
+
+  case LS_OP_ATTN_CONTEXT: {
+    const float *v = tensor_data (self, node->src[1]);
+    ls_cpu_softmax_tokens (x, src->n, src->c);
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, src->c, src->c, src->n,
+                 1.0f, x, src->c, v, src->c, 0.0f, y, dst->c);
+    break;
+  }
+
+  case LS_OP_ATTN_APPLY: {
+    const float *g = tensor_data (self, node->src[1]);
+    ls_cpu_softmax_channels (x, src->n, src->c);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, src->n, src->c, src->c,
+                 1.0f, x, src->c, g, src->c, node->accumulate ? 1.0f : 0.0f, y, dst->c);
+    break;
+  }
+
+  case LS_OP_ISCF_FUSE: {
+    const float *contexts[LS_MAX_SRC];
+    for (int i = 0; i < node->nsrc; i++)
+      contexts[i] = tensor_data (self, node->src[i]);
+    ls_cpu_iscf_fuse (contexts, node->nsrc, dst->c, node->w, node->b, node->w2, node->b2,
+                      node->w3, node->fparam, y);
+    break;
+  }
+
+  case LS_OP_PIXEL_SHUFFLE_LN:
+    ls_cpu_pixel_shuffle_ln (x, y, node->height, node->width, node->out, node->p,
+                             node->w, node->b);
+    break;
+
+  case LS_OP_PROJECT_ONE:
+    ls_cpu_project_one (x, y, src->n, src->c, node->w, node->fparam);
+    break;
+
+  case LS_OP_N_KINDS:
+    g_assert_not_reached ();
+  }
+}
+
+static gboolean
+cpu_run (LsBackend *backend, const float *input, float *logits, GError **error)
+{
+  LsCpuBackend *self = (LsCpuBackend *) backend;
+  const LsGraph *graph = backend->graph;
+  const LsTensor *in = ls_graph_get_tensor (graph, graph->input);
+  const LsTensor *out = ls_graph_get_tensor (graph, graph->output);
+
+  /* OpenMP's thread count is per calling thread: set it for this engine's
+   * runs only, so engines in different threads do not interfere. */
+  if (self->threads > 0)
+    omp_set_num_threads (self->threads);
+
+  memcpy (self->arena + in->offset, input, (gsize) in->n * in->c * sizeof (float));
+  if (self->profiling) {
+    memset (self->op_ms, 0, sizeof self->op_ms);
+    memset (self->op_count, 0, sizeof self->op_count);
+  }
+  for (guint i = 0; i < graph->nodes->len; i++) {
+    const LsNode *node = ls_graph_get_node (graph, (int) i);
+    gint64 start = self->profiling ? g_get_monotonic_time () : 0;
+    run_node (self, node);
+    if (self->profiling) {
+      self->op_ms[node->op] += (g_get_monotonic_time () - start) / 1000.0;
+      self->op_count[node->op]++;
+    }
+  }
+  memcpy (logits, self->arena + out->offset, (gsize) out->n * out->c * sizeof (float));
+  return TRUE;
+}
+
+static void
+cpu_set_profiling (LsBackend *backend, gboolean enable)
+{
+  ((LsCpuBackend *) backend)->profiling = enable;
+}
+
+static void
+cpu_foreach_profile (LsBackend *backend, LsProfileFunc fn, gpointer user_data)
+{
+  LsCpuBackend *self = (LsCpuBackend *) backend;
+  for (int k = 0; k < LS_OP_N_KINDS; k++)
+    if (self->op_count[k])
+      fn (ls_op_kind_name (k), self->op_ms[k], self->op_count[k], user_data);
+}
+
+static void
+cpu_free (LsBackend *backend)
+{
+  LsCpuBackend *self = (LsCpuBackend *) backend;
+  ls_aligned_free (self->arena);
+  g_free (self);
+}
+
+static const LsBackendClass cpu_class = {
+  .name = "cpu",
+  .run = cpu_run,
+  .set_profiling = cpu_set_profiling,
+  .foreach_profile = cpu_foreach_profile,
+  .free = cpu_free,
+};
+
+LsBackend *
+ls_cpu_backend_new (const LsGraph *graph, int threads, GError **error)
+{
+  float *arena = ls_aligned_alloc (graph->arena_floats);
+  if (!arena) {
+    g_set_error (error, LS_ERROR, LS_ERROR_BACKEND,
+                 "cpu: cannot allocate the %.1f MB activation arena",
+                 graph->arena_floats * 4.0 / 1e6);
+    return NULL;
+  }
+  LsCpuBackend *self = g_new0 (LsCpuBackend, 1);
+  self->parent.klass = &cpu_class;
+  self->parent.graph = graph;
+  self->arena = arena;
+  self->threads = threads;
+  return &self->parent;
+}

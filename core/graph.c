@@ -1,0 +1,174 @@
+/* Graph construction and the activation memory plan.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "graph.h"
+
+#include <string.h>
+
+/* Arena offsets are multiples of 16 floats (64 bytes): cache lines, and the
+ * alignment a Vulkan storage-buffer offset needs on every device we know. */
+#define LS_ARENA_ALIGN 16
+
+static const char *const op_names[LS_OP_N_KINDS] = {
+  [LS_OP_LINEAR] = "linear",
+  [LS_OP_CONV_PATCH] = "conv_patch",
+  [LS_OP_LAYERNORM] = "layernorm",
+  [LS_OP_LAYERNORM_GELU] = "layernorm_gelu",
+  [LS_OP_DWCONV3X3_SKIP] = "dwconv3x3_skip",
+  [LS_OP_ATTN_CONTEXT] = "attn_context",
+  [LS_OP_ATTN_APPLY] = "attn_apply",
+  [LS_OP_ISCF_FUSE] = "iscf_fuse",
+  [LS_OP_PIXEL_SHUFFLE_LN] = "pixel_shuffle_ln",
+  [LS_OP_PROJECT_ONE] = "project_one",
+};
+
+const char *
+ls_op_kind_name (LsOpKind kind)
+{
+  return kind < LS_OP_N_KINDS ? op_names[kind] : "unknown";
+}
+
+LsGraph *
+ls_graph_new (int width, int height)
+{
+  LsGraph *g = g_new0 (LsGraph, 1);
+  g->tensors = g_array_new (FALSE, TRUE, sizeof (LsTensor));
+  g->nodes = g_array_new (FALSE, TRUE, sizeof (LsNode));
+  g->owned = g_ptr_array_new_with_free_func ((GDestroyNotify) ls_aligned_free);
+  g->width = width;
+  g->height = height;
+  g->input = g->output = -1;
+  return g;
+}
+
+void
+ls_graph_free (LsGraph *graph)
+{
+  if (!graph)
+    return;
+  g_array_unref (graph->tensors);
+  g_array_unref (graph->nodes);
+  g_ptr_array_unref (graph->owned);
+  g_free (graph);
+}
+
+int
+ls_graph_tensor (LsGraph *graph, int n, int c, const char *name)
+{
+  LsTensor t = { .n = n, .c = c, .name = name, .first_use = -1, .last_use = -1 };
+  g_array_append_val (graph->tensors, t);
+  return (int) graph->tensors->len - 1;
+}
+
+LsNode *
+ls_graph_add (LsGraph *graph, LsOpKind op, const char *name)
+{
+  LsNode node = {
+    .op = op, .name = name, .dst = -1, .scratch = -1,
+    .src = { -1, -1, -1 },
+  };
+  g_array_append_val (graph->nodes, node);
+  return &g_array_index (graph->nodes, LsNode, graph->nodes->len - 1);
+}
+
+float *
+ls_graph_own (LsGraph *graph, float *buffer)
+{
+  g_ptr_array_add (graph->owned, buffer);
+  return buffer;
+}
+
+static void
+touch (LsGraph *graph, int id, int node)
+{
+  if (id < 0)
+    return;
+  LsTensor *t = ls_graph_get_tensor (graph, id);
+  if (t->first_use < 0 || node < t->first_use)
+    t->first_use = node;
+  if (node > t->last_use)
+    t->last_use = node;
+}
+
+static gsize
+tensor_floats (const LsTensor *t)
+{
+  gsize size = (gsize) t->n * (gsize) t->c;
+  return (size + LS_ARENA_ALIGN - 1) / LS_ARENA_ALIGN * LS_ARENA_ALIGN;
+}
+
+static int
+compare_by_size_desc (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  const LsGraph *graph = user_data;
+  gsize sa = tensor_floats (ls_graph_get_tensor (graph, *(const int *) a));
+  gsize sb = tensor_floats (ls_graph_get_tensor (graph, *(const int *) b));
+  return sa < sb ? 1 : sa > sb ? -1 : *(const int *) a - *(const int *) b;
+}
+
+static gboolean
+lifetimes_overlap (const LsTensor *a, const LsTensor *b)
+{
+  return a->first_use <= b->last_use && b->first_use <= a->last_use;
+}
+
+/* Greedy by size: the largest tensors are placed first, each at the lowest
+ * offset that does not collide with an already placed tensor alive at the
+ * same time. Near optimal for the chain-like graphs of this network. */
+void
+ls_graph_plan (LsGraph *graph)
+{
+  const int n_nodes = (int) graph->nodes->len;
+  const int n_tensors = (int) graph->tensors->len;
+
+  for (int i = 0; i < n_nodes; i++) {
+    const LsNode *node = ls_graph_get_node (graph, i);
+    for (int s = 0; s < node->nsrc; s++)
+      touch (graph, node->src[s], i);
+    touch (graph, node->dst, i);
+    touch (graph, node->scratch, i);
+  }
+  /* the input is written before the first node, the output read after the last */
+  touch (graph, graph->input, 0);
+  ls_graph_get_tensor (graph, graph->input)->first_use = -1;
+  touch (graph, graph->output, n_nodes);
+
+  g_autofree int *order = g_new (int, n_tensors);
+  int n_live = 0;
+  for (int i = 0; i < n_tensors; i++)
+    if (ls_graph_get_tensor (graph, i)->last_use >= 0)
+      order[n_live++] = i;
+  g_qsort_with_data (order, n_live, sizeof (int), compare_by_size_desc, graph);
+
+  /* placed[] holds the tensors already given an offset, sorted by offset */
+  g_autofree int *placed = g_new (int, n_tensors);
+  int n_placed = 0;
+  gsize arena = 0;
+
+  for (int i = 0; i < n_live; i++) {
+    LsTensor *t = ls_graph_get_tensor (graph, order[i]);
+    gsize size = tensor_floats (t);
+    gsize offset = 0;
+
+    for (int j = 0; j < n_placed; j++) {
+      const LsTensor *o = ls_graph_get_tensor (graph, placed[j]);
+      if (!lifetimes_overlap (t, o))
+        continue;
+      if (offset + size <= o->offset)
+        break;                  /* fits in the gap below o */
+      offset = MAX (offset, o->offset + tensor_floats (o));
+    }
+    t->offset = offset;
+
+    int at = n_placed;
+    while (at > 0 && ls_graph_get_tensor (graph, placed[at - 1])->offset > offset) {
+      placed[at] = placed[at - 1];
+      at--;
+    }
+    placed[at] = order[i];
+    n_placed++;
+    arena = MAX (arena, offset + size);
+  }
+  graph->arena_floats = arena;
+}

@@ -1,0 +1,102 @@
+/* A forward pass as a list of nodes over [N, C] tensors, with the activation
+ * memory planned once: tensors whose lifetimes do not overlap share arena
+ * space. Backend-neutral: the CPU backend runs the list, the Vulkan backend
+ * records it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+/* A token-major tensor: n rows (tokens) of c floats, row stride c. */
+typedef struct {
+  int n, c;
+  gsize offset;          /* in floats, inside the activation arena */
+  int first_use, last_use;  /* node indices, for the memory plan */
+  const char *name;      /* static string, for profiles and debugging */
+} LsTensor;
+
+typedef enum {
+  /* dst[N, out] (+)= src[N, in] W^T + b; W is [out, ldw] with the first `in`
+   * columns used, so a concat before a Linear is two nodes on column slices
+   * of one weight. b may be NULL. */
+  LS_OP_LINEAR,
+  /* patch embedding: im2col of src (an H x W grid, token-major, or the planar
+   * network input) into a scratch tensor, then GEMM with W [out, in*k*k] + b */
+  LS_OP_CONV_PATCH,
+  LS_OP_LAYERNORM,        /* dst = LN(src) (w, b); in place allowed */
+  LS_OP_LAYERNORM_GELU,   /* dst = GELU(LN(src)) */
+  LS_OP_DWCONV3X3_SKIP,   /* dst = dwconv3x3(src) + b + src on the H x W grid */
+  /* Efficient attention, first half: softmaxes K = src[0] [N, C] over tokens
+   * in place, then the context dst[C, C] = softmax_N(K)^T V, V = src[1]. */
+  LS_OP_ATTN_CONTEXT,
+  /* Second half: softmaxes Q = src[0] [N, C] over channels in place, then
+   * dst[N, C] (+)= softmax_C(Q) G, G = src[1] [C, C]. */
+  LS_OP_ATTN_APPLY,
+  /* ISCF: dst[C, C] = SE fusion of the contexts src[0..nsrc-1]. */
+  LS_OP_ISCF_FUSE,
+  LS_OP_PIXEL_SHUFFLE_LN, /* dst = LN(pixel_shuffle_p(src)) */
+  LS_OP_PROJECT_ONE,      /* dst[N, 1] = src w + b: the last 1x1 conv */
+  LS_OP_N_KINDS
+} LsOpKind;
+
+const char *ls_op_kind_name (LsOpKind kind);
+
+#define LS_MAX_SRC 3
+
+typedef struct {
+  LsOpKind op;
+  int src[LS_MAX_SRC];   /* tensor ids, -1 = none */
+  int nsrc;
+  int dst;
+  int scratch;           /* tensor id of per-node scratch (im2col), -1 = none */
+  const float *w, *b;    /* weights (model-owned) */
+  const float *w2, *b2;  /* second weight pair (ISCF SE fc2) */
+  const float *w3;       /* third (ISCF SE conv weight) */
+  float fparam;          /* ISCF SE conv bias */
+  int in, out, ldw;      /* LINEAR / CONV_PATCH sizes */
+  int height, width;     /* grid of src for spatial ops */
+  int k, stride, pad;    /* CONV_PATCH */
+  int p;                 /* PIXEL_SHUFFLE_LN factor */
+  gboolean accumulate;   /* dst += result instead of dst = result */
+  gboolean planar_src;   /* CONV_PATCH reading the [3, H, W] network input */
+  const char *name;
+} LsNode;
+
+typedef struct {
+  GArray *tensors;       /* LsTensor */
+  GArray *nodes;         /* LsNode */
+  int input;             /* tensor id of the network input [3, H*W] planar */
+  int output;            /* tensor id of the logits [H*W, 1] */
+  int width, height;
+  gsize arena_floats;    /* size of the planned activation arena */
+  GPtrArray *owned;      /* buffers the graph allocated (fused weights) */
+} LsGraph;
+
+LsGraph  *ls_graph_new      (int width, int height);
+void      ls_graph_free     (LsGraph *graph);
+int       ls_graph_tensor   (LsGraph *graph, int n, int c, const char *name);
+/* Appends a node and returns a pointer valid until the next append. */
+LsNode   *ls_graph_add      (LsGraph *graph, LsOpKind op, const char *name);
+/* Takes ownership of a g_malloc'd / ls_aligned_alloc'd buffer. */
+float    *ls_graph_own      (LsGraph *graph, float *buffer);
+/* Computes lifetimes and assigns arena offsets (greedy by size, first fit
+ * among non-overlapping lifetimes); call once after the last node. */
+void      ls_graph_plan     (LsGraph *graph);
+
+static inline LsTensor *
+ls_graph_get_tensor (const LsGraph *graph, int id)
+{
+  return &g_array_index (graph->tensors, LsTensor, id);
+}
+
+static inline LsNode *
+ls_graph_get_node (const LsGraph *graph, int index)
+{
+  return &g_array_index (graph->nodes, LsNode, index);
+}
+
+/* 64-byte aligned float buffers (free with ls_aligned_free). */
+float *ls_aligned_alloc (gsize floats);
+void   ls_aligned_free  (float *p);

@@ -1,0 +1,375 @@
+/* The forward pass of model-spec.md as a graph. Read it beside the spec:
+ * each function below is one of its sections.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "network.h"
+
+typedef struct {
+  LsGraph *graph;
+  const LsModel *model;
+  const LsConfig *cfg;
+} Builder;
+
+static const float *
+weight (Builder *bld, const char *prefix, const char *suffix)
+{
+  g_autofree char *name = g_strconcat (prefix, suffix, NULL);
+  return ls_model_weight (bld->model, name);
+}
+
+static const char *
+label (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+/* Node and tensor names are interned: a bounded set that profiles and
+ * debug output keep pointing to. */
+static const char *
+label (const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *s = g_strdup_vprintf (format, args);
+  va_end (args);
+  return g_intern_string (s);
+}
+
+static int
+tensor (Builder *bld, int n, int c, const char *name)
+{
+  return ls_graph_tensor (bld->graph, n, c, name);
+}
+
+/* dst (+)= src W^T + b with W[out, ldw] */
+static LsNode *
+linear_into (Builder *bld, int src, int dst, const float *w, const float *b,
+             int in, int out, int ldw, gboolean accumulate, const char *name)
+{
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_LINEAR, name);
+  node->src[0] = src;
+  node->nsrc = 1;
+  node->dst = dst;
+  node->w = w;
+  node->b = b;
+  node->in = in;
+  node->out = out;
+  node->ldw = ldw;
+  node->accumulate = accumulate;
+  return node;
+}
+
+/* A new [N, out] tensor = Linear(prefix)(src) */
+static int
+linear (Builder *bld, int src, const char *prefix, int in, int out, gboolean bias)
+{
+  int n = ls_graph_get_tensor (bld->graph, src)->n;
+  int dst = tensor (bld, n, out, label ("%s.out", prefix));
+  linear_into (bld, src, dst, weight (bld, prefix, ".weight"),
+               bias ? weight (bld, prefix, ".bias") : NULL, in, out, in, FALSE,
+               label ("%s", prefix));
+  return dst;
+}
+
+static void
+layernorm (Builder *bld, LsOpKind op, int src, int dst, const char *prefix)
+{
+  LsNode *node = ls_graph_add (bld->graph, op, label ("%s", prefix));
+  node->src[0] = src;
+  node->nsrc = 1;
+  node->dst = dst;
+  node->w = weight (bld, prefix, ".weight");
+  node->b = weight (bld, prefix, ".bias");
+}
+
+/* Q, K, V projections of an efficient attention on x; returns the context
+ * G = softmax_N(K)^T V and leaves Q for attention_apply(). */
+static int
+attention_context (Builder *bld, int x, int c, const char *prefix, int *q_out)
+{
+  g_autofree char *keys = g_strconcat (prefix, ".keys", NULL);
+  g_autofree char *queries = g_strconcat (prefix, ".queries", NULL);
+  g_autofree char *values = g_strconcat (prefix, ".values", NULL);
+  int k = linear (bld, x, keys, c, c, TRUE);
+  int q = linear (bld, x, queries, c, c, TRUE);
+  int v = linear (bld, x, values, c, c, TRUE);
+
+  int ctx = tensor (bld, c, c, label ("%s.context", prefix));
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_ATTN_CONTEXT, label ("%s.context", prefix));
+  node->src[0] = k;
+  node->src[1] = v;
+  node->nsrc = 2;
+  node->dst = ctx;
+  *q_out = q;
+  return ctx;
+}
+
+/* dst (+)= softmax_C(Q) G */
+static void
+attention_apply (Builder *bld, int q, int ctx, int dst, gboolean accumulate, const char *name)
+{
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_ATTN_APPLY, name);
+  node->src[0] = q;
+  node->src[1] = ctx;
+  node->nsrc = 2;
+  node->dst = dst;
+  node->accumulate = accumulate;
+}
+
+/* x += MixFFN(LN(x)): fc1 once, depthwise 3x3 + skip, LN + GELU, fc2 */
+static void
+mix_ffn (Builder *bld, int x, int h, int w, int c, const char *norm, const char *prefix)
+{
+  int n = h * w, hidden = c * bld->cfg->ffn_ratio;
+  int t = tensor (bld, n, c, label ("%s", norm));
+  layernorm (bld, LS_OP_LAYERNORM, x, t, norm);
+
+  g_autofree char *fc1 = g_strconcat (prefix, ".fc1", NULL);
+  g_autofree char *fc2 = g_strconcat (prefix, ".fc2", NULL);
+  g_autofree char *dw = g_strconcat (prefix, ".dwconv.dwconv", NULL);
+  g_autofree char *ln = g_strconcat (prefix, ".norm1", NULL);
+
+  int hid = linear (bld, t, fc1, c, hidden, TRUE);
+  int z = tensor (bld, n, hidden, label ("%s.out", dw));
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_DWCONV3X3_SKIP, label ("%s", dw));
+  node->src[0] = hid;
+  node->nsrc = 1;
+  node->dst = z;
+  node->w = weight (bld, dw, ".weight");
+  node->b = weight (bld, dw, ".bias");
+  node->height = h;
+  node->width = w;
+
+  layernorm (bld, LS_OP_LAYERNORM_GELU, z, z, ln);
+  linear_into (bld, z, x, weight (bld, fc2, ".weight"), weight (bld, fc2, ".bias"),
+               hidden, c, hidden, TRUE, label ("%s", fc2));
+}
+
+/* Efficient transformer block, in place on x [N, C] */
+static void
+transformer_block (Builder *bld, int x, int h, int w, int c, const char *blk)
+{
+  int n = h * w;
+  g_autofree char *norm1 = g_strconcat (blk, ".norm1", NULL);
+  g_autofree char *attn = g_strconcat (blk, ".attn", NULL);
+  g_autofree char *reproj = g_strconcat (blk, ".attn.reprojection", NULL);
+
+  int t = tensor (bld, n, c, label ("%s", norm1));
+  layernorm (bld, LS_OP_LAYERNORM, x, t, norm1);
+  int q, ctx = attention_context (bld, t, c, attn, &q);
+  int a = tensor (bld, n, c, label ("%s.apply", attn));
+  attention_apply (bld, q, ctx, a, FALSE, label ("%s.apply", attn));
+  linear_into (bld, a, x, weight (bld, reproj, ".weight"), weight (bld, reproj, ".bias"),
+               c, c, c, TRUE, label ("%s", reproj));
+
+  g_autofree char *norm2 = g_strconcat (blk, ".norm2", NULL);
+  g_autofree char *norm3 = g_strconcat (blk, ".norm3", NULL);
+  g_autofree char *mlp1 = g_strconcat (blk, ".mlp1", NULL);
+  g_autofree char *mlp2 = g_strconcat (blk, ".mlp2", NULL);
+  mix_ffn (bld, x, h, w, c, norm2, mlp1);
+  mix_ffn (bld, x, h, w, c, norm3, mlp2);
+}
+
+/* Encoder stage s (0-based): patch embedding, blocks, LN. src is the previous
+ * stage's output on an (h, w) grid, or the planar network input. */
+static int
+encoder_stage (Builder *bld, int s, int src, int h, int w, int *out_h, int *out_w)
+{
+  static const int kernel[3] = { 7, 3, 3 }, stride[3] = { 4, 2, 2 }, pad[3] = { 3, 1, 1 };
+  const int cin = s == 0 ? 3 : bld->cfg->dims[s - 1], c = bld->cfg->dims[s];
+  const int k = kernel[s];
+  const int oh = (h + 2 * pad[s] - k) / stride[s] + 1;
+  const int ow = (w + 2 * pad[s] - k) / stride[s] + 1;
+
+  g_autofree char *proj = g_strdup_printf ("backbone.patch_embed%d.proj", s + 1);
+  g_autofree char *norm = g_strdup_printf ("backbone.patch_embed%d.norm", s + 1);
+  int x = tensor (bld, oh * ow, c, label ("stage%d", s + 1));
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_CONV_PATCH, label ("%s", proj));
+  node->src[0] = src;
+  node->nsrc = 1;
+  node->dst = x;
+  node->scratch = tensor (bld, oh * ow, cin * k * k, label ("%s.im2col", proj));
+  node->w = weight (bld, proj, ".weight");
+  node->b = weight (bld, proj, ".bias");
+  node->in = cin;
+  node->out = c;
+  node->height = h;
+  node->width = w;
+  node->k = k;
+  node->stride = stride[s];
+  node->pad = pad[s];
+  node->planar_src = s == 0;
+  layernorm (bld, LS_OP_LAYERNORM, x, x, norm);
+
+  for (int i = 0; i < bld->cfg->layers[s]; i++) {
+    g_autofree char *blk = g_strdup_printf ("backbone.block%d.%d", s + 1, i);
+    transformer_block (bld, x, oh, ow, c, blk);
+  }
+  g_autofree char *final_norm = g_strdup_printf ("backbone.norm%d", s + 1);
+  layernorm (bld, LS_OP_LAYERNORM, x, x, final_norm);
+
+  *out_h = oh;
+  *out_w = ow;
+  return x;
+}
+
+/* ISCF: contexts of the fused scales, SE fusion, and E_s += revmap(G^T q_s) */
+static void
+context_bridge (Builder *bld, int *E)
+{
+  const int d3 = bld->cfg->dims[2], first = 3 - bld->cfg->iscf_scales;
+  int q[3], ctx[3];
+
+  for (int s = first; s < 3; s++) {
+    int x = E[s];
+    if (s < 2)
+      x = linear (bld, E[s], label ("context_bridge.map%d", s + 1), bld->cfg->dims[s], d3, TRUE);
+    ctx[s] = attention_context (bld, x, d3, label ("context_bridge.attn%d", s + 1), &q[s]);
+  }
+
+  int fused = tensor (bld, d3, d3, "context_bridge.fused");
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_ISCF_FUSE, "context_bridge.SE");
+  node->nsrc = bld->cfg->iscf_scales;
+  for (int i = 0; i < node->nsrc; i++)
+    node->src[i] = ctx[first + i];
+  node->dst = fused;
+  node->w = ls_model_weight (bld->model, "context_bridge.SE.fc1.weight");
+  node->b = ls_model_weight (bld->model, "context_bridge.SE.fc1.bias");
+  node->w2 = ls_model_weight (bld->model, "context_bridge.SE.fc2.weight");
+  node->b2 = ls_model_weight (bld->model, "context_bridge.SE.fc2.bias");
+  node->w3 = ls_model_weight (bld->model, "context_bridge.SE.conv.weight");
+  node->fparam = ls_model_weight (bld->model, "context_bridge.SE.conv.bias")[0];
+
+  for (int s = first; s < 3; s++) {
+    const char *name = label ("context_bridge.apply%d", s + 1);
+    if (s == 2) {
+      attention_apply (bld, q[s], fused, E[s], TRUE, name);
+      continue;
+    }
+    int n = ls_graph_get_tensor (bld->graph, E[s])->n;
+    int r = tensor (bld, n, d3, name);
+    attention_apply (bld, q[s], fused, r, FALSE, name);
+    g_autofree char *rev = g_strdup_printf ("context_bridge.revmap%d", s + 1);
+    linear_into (bld, r, E[s], weight (bld, rev, ".weight"), weight (bld, rev, ".bias"),
+                 d3, bld->cfg->dims[s], d3, TRUE, label ("%s", rev));
+  }
+}
+
+/* Linear(c -> p*p*c_out, no bias), pixel shuffle by p, LN(c_out) */
+static int
+patch_expand (Builder *bld, int x, int h, int w, int c, int p, int c_out, const char *prefix)
+{
+  g_autofree char *expand = g_strconcat (prefix, ".expand", NULL);
+  g_autofree char *norm = g_strconcat (prefix, ".norm", NULL);
+  int e = linear (bld, x, expand, c, p * p * c_out, FALSE);
+  int y = tensor (bld, h * p * w * p, c_out, label ("%s", prefix));
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_PIXEL_SHUFFLE_LN, label ("%s", prefix));
+  node->src[0] = e;
+  node->nsrc = 1;
+  node->dst = y;
+  node->w = weight (bld, norm, ".weight");
+  node->b = weight (bld, norm, ".bias");
+  node->height = h;
+  node->width = w;
+  node->p = p;
+  node->out = c_out;
+  return y;
+}
+
+/* LN_tr(concat_linear([x1_linear(t) ; skip])) as two GEMMs into one output */
+static int
+decoder_merge (Builder *bld, int t, int skip, int c_t, int c, const char *prefix)
+{
+  g_autofree char *x1 = g_strconcat (prefix, ".x1_linear", NULL);
+  g_autofree char *cat = g_strconcat (prefix, ".concat_linear", NULL);
+  g_autofree char *norm = g_strconcat (prefix, ".norm_tr", NULL);
+  int a = linear (bld, t, x1, c_t, c, TRUE);
+  int n = ls_graph_get_tensor (bld->graph, a)->n;
+  int u = tensor (bld, n, c, label ("%s", cat));
+  const float *w = weight (bld, cat, ".weight");
+  linear_into (bld, a, u, w, weight (bld, cat, ".bias"), c, c, 2 * c, FALSE,
+               label ("%s", cat));
+  linear_into (bld, skip, u, w + c, NULL, c, c, 2 * c, TRUE, label ("%s.skip", cat));
+  layernorm (bld, LS_OP_LAYERNORM, u, u, norm);
+  return u;
+}
+
+LsGraph *
+ls_network_build (const LsModel *model, int width, int height, GError **error)
+{
+  const LsConfig *cfg = ls_model_get_config (model);
+
+  if (width < 32 || height < 32 || width % 32 || height % 32 || width > 4096 || height > 4096) {
+    g_set_error (error, LS_ERROR, LS_ERROR_INPUT,
+                 "network input %dx%d: width and height must be multiples of 32 "
+                 "between 32 and 4096", width, height);
+    return NULL;
+  }
+
+  Builder bld = { ls_graph_new (width, height), model, cfg };
+  const int *d = cfg->dims;
+  int E[3], gh[3], gw[3];
+
+  bld.graph->input = tensor (&bld, 3, width * height, "input");
+  int src = bld.graph->input, h = height, w = width;
+  for (int s = 0; s < 3; s++) {
+    E[s] = encoder_stage (&bld, s, src, h, w, &gh[s], &gw[s]);
+    src = E[s];
+    h = gh[s];
+    w = gw[s];
+  }
+
+  context_bridge (&bld, E);
+
+  int t2 = patch_expand (&bld, E[2], gh[2], gw[2], d[2], 2, d[2] / 2, "decoder_2.layer_up");
+  int u1 = decoder_merge (&bld, t2, E[1], d[2] / 2, d[1], "decoder_1");
+  int t1 = patch_expand (&bld, u1, gh[1], gw[1], d[1], 2, d[1] / 2, "decoder_1.layer_up");
+  int u0 = decoder_merge (&bld, t1, E[0], d[1] / 2, d[0], "decoder_0");
+  int t0 = patch_expand (&bld, u0, gh[0], gw[0], d[0], 4, d[0], "decoder_0.layer_up");
+
+  int logits = tensor (&bld, width * height, 1, "logits");
+  LsNode *node = ls_graph_add (bld.graph, LS_OP_PROJECT_ONE, "decoder_0.last_layer");
+  node->src[0] = t0;
+  node->nsrc = 1;
+  node->dst = logits;
+  node->w = ls_model_weight (model, "decoder_0.last_layer.weight");
+  node->fparam = ls_model_weight (model, "decoder_0.last_layer.bias")[0];
+  node->in = d[0];
+  bld.graph->output = logits;
+
+  ls_graph_plan (bld.graph);
+  return bld.graph;
+}
+
+double
+ls_network_flops (const LsConfig *cfg, int width, int height)
+{
+  const int *d = cfg->dims;
+  const double r = cfg->ffn_ratio;
+  double n[3] = {
+    (double) (width / 4) * (height / 4),
+    (double) (width / 8) * (height / 8),
+    (double) (width / 16) * (height / 16),
+  };
+  static const int kernel[3] = { 7, 3, 3 };
+  double f = 0;
+
+  for (int s = 0; s < 3; s++) {
+    double c = d[s], cin = s == 0 ? 3 : d[s - 1];
+    f += 2 * n[s] * cin * kernel[s] * kernel[s] * c;             /* patch embedding */
+    double block = 2 * n[s] * c * c * 4                          /* k, q, v, reprojection */
+                 + 2 * 2 * n[s] * c * c                           /* context, apply */
+                 + 2 * (2 * n[s] * c * r * c * 2                  /* fc1, fc2 */
+                        + 2 * 9 * n[s] * r * c);                  /* depthwise 3x3 */
+    f += cfg->layers[s] * block;
+  }
+  for (int s = 3 - cfg->iscf_scales; s < 3; s++) {
+    double c3 = d[2];
+    if (s < 2)
+      f += 2 * 2 * n[s] * d[s] * c3;                              /* map, revmap */
+    f += 2 * n[s] * c3 * c3 * 3 + 2 * 2 * n[s] * c3 * c3;         /* k, q, v, context, apply */
+  }
+  f += 2 * n[2] * d[2] * 2 * d[2];                                /* decoder_2 expand */
+  f += 2 * n[1] * (d[2] / 2.0 * d[1] + 2.0 * d[1] * d[1] + d[1] * 2.0 * d[1]);
+  f += 2 * n[0] * (d[1] / 2.0 * d[0] + 2.0 * d[0] * d[0] + d[0] * 16.0 * d[0]);
+  f += 2 * (double) width * height * d[0];                        /* last 1x1 conv */
+  return f;
+}

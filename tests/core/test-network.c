@@ -1,0 +1,306 @@
+/* The whole network against the PyTorch reference (tools/python), the
+ * memory plan, and engines in parallel threads.
+ *
+ * The full-config and converter tests run the reference during the test:
+ * /usr/bin/python3 with Debian's python3-torch must be there (CI installs
+ * it). Without it they fail; they never pass by skipping.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "graph.h"
+#include "lesionseg.h"
+#include "model-private.h"
+#include "network.h"
+#include "safetensors.h"
+
+static const LsConfig tiny_config = {
+  .dims = { 16, 32, 48 }, .layers = { 1, 2, 1 }, .ffn_ratio = 4, .image_size = 64,
+  .input_norm = LS_INPUT_NORM_MINMAX255, .iscf_scales = 3,
+};
+
+/* A golden tensor as f32 (caller frees). */
+static float *
+read_golden (LsSafetensors *st, const char *name, gint64 expected_numel)
+{
+  const LsStTensor *t = ls_safetensors_find (st, name);
+  g_assert_nonnull (t);
+  g_assert_cmpint (t->numel, ==, expected_numel);
+  float *data = g_new (float, t->numel);
+  ls_st_tensor_to_f32 (t, data);
+  return data;
+}
+
+typedef struct {
+  double max_abs;
+  double mask_agreement;  /* fraction of pixels where logit > 0 agrees */
+} Comparison;
+
+/* Runs @model_path on the input of @io_path and compares with its logits. */
+static Comparison
+compare_with_golden (const char *model_path, const char *io_path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LsModel) model = ls_model_load (model_path, &error);
+  g_assert_no_error (error);
+  g_autoptr (LsSafetensors) io = ls_safetensors_open (io_path, &error);
+  g_assert_no_error (error);
+
+  const LsStTensor *input = ls_safetensors_find (io, "input");
+  g_assert_nonnull (input);
+  g_assert_cmpint (input->ndim, ==, 4);
+  const int h = (int) input->shape[2], w = (int) input->shape[3];
+
+  LsEngineOptions options;
+  ls_engine_options_init (&options);
+  options.backend = LS_BACKEND_CPU;
+  options.width = w;
+  options.height = h;
+  g_autoptr (LsEngine) engine = ls_engine_new (model, &options, &error);
+  g_assert_no_error (error);
+
+  g_autofree float *x = read_golden (io, "input", (gint64) 3 * w * h);
+  g_autofree float *expected = read_golden (io, "logits", (gint64) w * h);
+  g_autofree float *logits = g_new (float, (gsize) w * h);
+  g_assert_true (ls_engine_run_tensor (engine, x, logits, &error));
+  g_assert_no_error (error);
+
+  Comparison cmp = { 0, 0 };
+  gsize agree = 0;
+  for (gsize i = 0; i < (gsize) w * h; i++) {
+    g_assert_true (isfinite (logits[i]));
+    cmp.max_abs = MAX (cmp.max_abs, fabs ((double) logits[i] - expected[i]));
+    agree += (logits[i] > 0) == (expected[i] > 0);
+  }
+  cmp.mask_agreement = (double) agree / ((double) w * h);
+  g_test_message ("%s: max |C - PyTorch| = %.3g, masks agree on %.4f%% of pixels",
+                  model_path, cmp.max_abs, 100 * cmp.mask_agreement);
+  return cmp;
+}
+
+/* Runs a script of tools/python with /usr/bin/python3; fails the test with
+ * the script's output when it fails. */
+static void
+run_python (const char *script, const char *const *args)
+{
+  const char *dir = g_getenv ("LS_PYTHON_DIR");
+  g_assert_nonnull (dir);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (argv, g_strdup ("/usr/bin/python3"));
+  g_ptr_array_add (argv, g_build_filename (dir, script, NULL));
+  for (int i = 0; args[i]; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+
+  g_autofree char *out = NULL, *err = NULL;
+  int status = 0;
+  g_autoptr (GError) error = NULL;
+  gboolean spawned = g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL,
+                                   NULL, &out, &err, &status, &error);
+  if (!spawned || !g_spawn_check_wait_status (status, NULL))
+    g_error ("%s failed (PyTorch reference: needs /usr/bin/python3 with python3-torch): %s\n%s%s",
+             script, error ? error->message : "", out ? out : "", err ? err : "");
+}
+
+static char *
+make_tmp_dir (void)
+{
+  g_autoptr (GError) error = NULL;
+  char *dir = g_dir_make_tmp ("lesionseg-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+remove_tmp_dir (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name (d))) {
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+    g_unlink (path);
+  }
+  g_rmdir (dir);
+}
+
+/* The committed tiny goldens (tests/data/tiny): 1e-4 absolute. */
+static void
+test_tiny_goldens (void)
+{
+  g_autofree char *model = g_build_filename (g_getenv ("LS_TEST_DATA"), "tiny", "model.safetensors", NULL);
+  g_autofree char *io = g_build_filename (g_getenv ("LS_TEST_DATA"), "tiny", "io.safetensors", NULL);
+  Comparison cmp = compare_with_golden (model, io);
+  g_assert_cmpfloat (cmp.max_abs, <=, 1e-4);
+}
+
+/* A non-square input size through the same reference, generated now. */
+static void
+test_non_square (void)
+{
+  g_autofree char *dir = make_tmp_dir ();
+  const char *args[] = { "--config", "tiny", "--seed", "11", "--size", "64", "96", "-o", dir, NULL };
+  run_python ("make_goldens.py", args);
+  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *io = g_build_filename (dir, "io.safetensors", NULL);
+  Comparison cmp = compare_with_golden (model, io);
+  g_assert_cmpfloat (cmp.max_abs, <=, 1e-4);
+  remove_tmp_dir (dir);
+}
+
+/* The published configuration with seeded random weights, 224 x 224. */
+static void
+test_full_config (void)
+{
+  g_autofree char *dir = make_tmp_dir ();
+  const char *args[] = { "--config", "full", "--seed", "3", "--size", "224", "224", "-o", dir, NULL };
+  run_python ("make_goldens.py", args);
+  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *io = g_build_filename (dir, "io.safetensors", NULL);
+  Comparison cmp = compare_with_golden (model, io);
+  g_assert_cmpfloat (cmp.max_abs, <=, 1e-3);
+  g_assert_cmpfloat (cmp.mask_agreement, >=, 0.999);
+  remove_tmp_dir (dir);
+}
+
+/* An authors'-format checkpoint (net.-prefixed state dict in a dict) through
+ * convert.py gives the reference's output in C. */
+static void
+test_converter_round_trip (void)
+{
+  g_autofree char *dir = make_tmp_dir ();
+  const char *args[] = { "--config", "tiny", "--seed", "5", "--size", "64", "64",
+                         "--authors-checkpoint", "-o", dir, NULL };
+  run_python ("make_goldens.py", args);
+  g_autofree char *ckpt = g_build_filename (dir, "authors.pt", NULL);
+  g_autofree char *model = g_build_filename (dir, "converted.safetensors", NULL);
+  const char *conv[] = { ckpt, "--trust", "-o", model, NULL };
+  run_python ("convert.py", conv);
+  g_autofree char *io = g_build_filename (dir, "io.safetensors", NULL);
+  Comparison cmp = compare_with_golden (model, io);
+  g_assert_cmpfloat (cmp.max_abs, <=, 1e-4);
+  remove_tmp_dir (dir);
+}
+
+/* No two tensors alive at the same time share arena memory, and reuse makes
+ * the arena smaller than all tensors together. */
+static void
+test_memory_plan (void)
+{
+  static const LsConfig full = {
+    .dims = { 128, 320, 512 }, .layers = { 2, 2, 2 }, .ffn_ratio = 4, .image_size = 224,
+    .input_norm = LS_INPUT_NORM_MINMAX255, .iscf_scales = 3,
+  };
+  g_autoptr (LsModel) model = ls_model_new_random (&full, 1);
+  g_autoptr (GError) error = NULL;
+  LsGraph *graph = ls_network_build (model, 224, 224, &error);
+  g_assert_no_error (error);
+
+  gsize total = 0;
+  for (guint i = 0; i < graph->tensors->len; i++) {
+    const LsTensor *a = ls_graph_get_tensor (graph, (int) i);
+    gsize a_size = (gsize) a->n * a->c;
+    total += a_size;
+    g_assert_cmpuint (a->offset + a_size, <=, graph->arena_floats);
+    g_assert_cmpint (a->offset % 16, ==, 0);
+    for (guint j = i + 1; j < graph->tensors->len; j++) {
+      const LsTensor *b = ls_graph_get_tensor (graph, (int) j);
+      gboolean alive_together = a->first_use <= b->last_use && b->first_use <= a->last_use;
+      gboolean share = a->offset < b->offset + (gsize) b->n * b->c &&
+                       b->offset < a->offset + a_size;
+      if (alive_together && share)
+        g_error ("tensors %s and %s are alive together and share memory", a->name, b->name);
+    }
+  }
+  g_test_message ("arena %.1f MB for %.1f MB of tensors", graph->arena_floats * 4e-6, total * 4e-6);
+  g_assert_cmpuint (graph->arena_floats, <, total / 3);
+  ls_graph_free (graph);
+}
+
+/* Input sizes the network cannot take are refused with a message. */
+static void
+test_bad_input_size (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 1);
+  LsEngineOptions options;
+  ls_engine_options_init (&options);
+  options.width = 100;
+  options.height = 64;
+  g_autoptr (GError) error = NULL;
+  LsEngine *engine = ls_engine_new (model, &options, &error);
+  g_assert_null (engine);
+  g_assert_error (error, LS_ERROR, LS_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "100x64"));
+}
+
+typedef struct {
+  LsModel *model;
+  float *inputs;          /* n_runs inputs of 3 * 64 * 64 */
+  float *outputs;         /* n_runs outputs of 64 * 64 */
+  int n_runs;
+} ThreadJob;
+
+static gpointer
+run_engine_thread (gpointer data)
+{
+  ThreadJob *job = data;
+  g_autoptr (GError) error = NULL;
+  LsEngineOptions options;
+  ls_engine_options_init (&options);
+  options.backend = LS_BACKEND_CPU;
+  options.threads = 1;
+  g_autoptr (LsEngine) engine = ls_engine_new (job->model, &options, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < job->n_runs; i++)
+    g_assert_true (ls_engine_run_tensor (engine, job->inputs + (gsize) i * 3 * 64 * 64,
+                                         job->outputs + (gsize) i * 64 * 64, NULL));
+  return NULL;
+}
+
+/* Two engines on one model in two threads give what one engine gives alone. */
+static void
+test_two_engines_two_threads (void)
+{
+  enum { RUNS = 10, IN = 3 * 64 * 64, OUT = 64 * 64 };
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 2);
+  g_autofree float *inputs = g_new (float, 2 * RUNS * IN);
+  g_autofree float *outputs = g_new (float, 2 * RUNS * OUT);
+  g_autofree float *reference = g_new (float, 2 * RUNS * OUT);
+  GRand *rand = g_rand_new_with_seed (9);
+  for (gsize i = 0; i < 2 * RUNS * IN; i++)
+    inputs[i] = (float) g_rand_double_range (rand, 0, 255);
+  g_rand_free (rand);
+
+  ThreadJob alone = { model, inputs, reference, 2 * RUNS };
+  run_engine_thread (&alone);
+
+  ThreadJob jobs[2] = {
+    { model, inputs, outputs, RUNS },
+    { model, inputs + RUNS * IN, outputs + RUNS * OUT, RUNS },
+  };
+  GThread *threads[2];
+  for (int t = 0; t < 2; t++)
+    threads[t] = g_thread_new ("engine", run_engine_thread, &jobs[t]);
+  for (int t = 0; t < 2; t++)
+    g_thread_join (threads[t]);
+
+  for (gsize i = 0; i < 2 * RUNS * OUT; i++)
+    g_assert_cmpfloat_with_epsilon (outputs[i], reference[i], 1e-5);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/network/tiny-goldens", test_tiny_goldens);
+  g_test_add_func ("/network/non-square", test_non_square);
+  g_test_add_func ("/network/full-config", test_full_config);
+  g_test_add_func ("/network/converter-round-trip", test_converter_round_trip);
+  g_test_add_func ("/network/memory-plan", test_memory_plan);
+  g_test_add_func ("/network/bad-input-size", test_bad_input_size);
+  g_test_add_func ("/network/two-engines-two-threads", test_two_engines_two_threads);
+  return g_test_run ();
+}

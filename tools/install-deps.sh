@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building, testing and running lesionseg needs on Debian 12.
+# Used by the README's quick start and by CI; safe to run again.
+set -euo pipefail
+
+packages=(
+  # build
+  gcc meson ninja-build pkg-config
+  libglib2.0-dev libjson-glib-dev libopenblas-dev libgdk-pixbuf-2.0-dev libpng-dev
+  # tests: PyTorch reference and goldens
+  python3 python3-torch python3-numpy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
