@@ -7,6 +7,11 @@ packages=(
   # build
   gcc meson ninja-build pkg-config
   libglib2.0-dev libjson-glib-dev libopenblas-dev libgdk-pixbuf-2.0-dev libpng-dev
+  # the GStreamer plugin, its tests and the demo (vp8enc, webmmux, pngenc)
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  # the Vulkan backend, and lavapipe to test it without a GPU
+  libvulkan-dev glslc mesa-vulkan-drivers
   # tests: PyTorch reference and goldens
   python3 python3-torch python3-numpy
 )
