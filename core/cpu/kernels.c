@@ -87,8 +87,9 @@ ls_exp (float x)
   return x == x ? r : x;
 }
 
-/* erf(x), max abs error 2.6e-7 over all floats (checked exhaustively against
- * double erf; tests/core/test-ops.c checks a dense sample).
+/* erf(x), max abs error 2.7e-7 over all 2^32 floats, checked exhaustively
+ * against double erf for each clone (2.66e-7 baseline, 2.46e-7 with FMA;
+ * bench/kernels-bench.c --erf-exhaustive; the unit test samples densely).
  * |x| < 0.75: Taylor series x P(x^2) to x^15, which avoids the cancellation
  * of 1 - (something near 1) at small x. Otherwise Abramowitz & Stegun
  * 7.1.26, 1 - t P(t) exp(-x^2) with t = 1 / (1 + p x), error <= 1.5e-7.
