@@ -6,6 +6,9 @@
 #include "cpu/kernels.h"
 #include "model-private.h"
 #include "network.h"
+#ifdef LS_HAVE_VULKAN
+#include "vulkan/vulkan-backend.h"
+#endif
 
 #include <string.h>
 
@@ -39,15 +42,56 @@ ls_backend_kind_from_string (const char *name, LsBackendKind *kind)
   return FALSE;
 }
 
+#ifdef LS_HAVE_VULKAN
+/* auto: Vulkan on a real GPU only (lavapipe runs GEMM ~100x slower than
+ * OpenBLAS). No Vulkan at all, or only a CPU device, is an ordinary
+ * machine and picks the CPU quietly; a GPU that is there but unusable (old
+ * driver, missing feature) is worth a warning. */
 static LsBackend *
-create_backend (const LsGraph *graph, const LsEngineOptions *options, GError **error)
+create_auto_backend (const LsGraph *graph, const LsEngineOptions *options, char **name,
+                     GError **error)
 {
+  g_autoptr (GError) vk_error = NULL;
+  LsBackend *backend = ls_vulkan_backend_new (graph, options->device, TRUE, &vk_error);
+  if (backend) {
+    g_free (*name);
+    *name = g_strdup (ls_vulkan_backend_get_name (backend));
+    return backend;
+  }
+  if (strstr (vk_error->message, "no GPU") || strstr (vk_error->message, "no Vulkan"))
+    g_info ("backend auto: %s; using the CPU", vk_error->message);
+  else
+    g_warning ("backend auto: %s; falling back to the CPU", vk_error->message);
+  return ls_cpu_backend_new (graph, options->threads, error);
+}
+#endif
+
+/* Creates the backend and its name ("cpu", "vulkan:<device>"). */
+static LsBackend *
+create_backend (const LsGraph *graph, const LsEngineOptions *options, char **name,
+                GError **error)
+{
+  *name = g_strdup ("cpu");
   switch (options->backend) {
-  case LS_BACKEND_VULKAN:
+  case LS_BACKEND_VULKAN: {
+#ifdef LS_HAVE_VULKAN
+    LsBackend *backend = ls_vulkan_backend_new (graph, options->device, FALSE, error);
+    if (backend) {
+      g_free (*name);
+      *name = g_strdup (ls_vulkan_backend_get_name (backend));
+    }
+    return backend;
+#else
     g_set_error (error, LS_ERROR, LS_ERROR_BACKEND,
-                 "the Vulkan backend is not part of this build of liblesionseg");
+                 "the Vulkan backend is not part of this build of liblesionseg "
+                 "(built without Vulkan headers or glslc)");
     return NULL;
-  case LS_BACKEND_AUTO:  /* no GPU backend built: the CPU is the only choice */
+#endif
+  }
+  case LS_BACKEND_AUTO:
+#ifdef LS_HAVE_VULKAN
+    return create_auto_backend (graph, options, name, error);
+#endif
   case LS_BACKEND_CPU:
     return ls_cpu_backend_new (graph, options->threads, error);
   }
@@ -72,8 +116,10 @@ ls_engine_new (LsModel *model, const LsEngineOptions *options, GError **error)
   LsGraph *graph = ls_network_build (model, width, height, error);
   if (!graph)
     return NULL;
-  LsBackend *backend = create_backend (graph, options, error);
+  char *backend_name = NULL;
+  LsBackend *backend = create_backend (graph, options, &backend_name, error);
   if (!backend) {
+    g_free (backend_name);
     ls_graph_free (graph);
     return NULL;
   }
@@ -82,7 +128,7 @@ ls_engine_new (LsModel *model, const LsEngineOptions *options, GError **error)
   engine->model = ls_model_ref (model);
   engine->graph = graph;
   engine->backend = backend;
-  engine->backend_name = g_strdup (backend->klass->name);
+  engine->backend_name = backend_name;
   engine->input = ls_aligned_alloc ((gsize) 3 * width * height);
   return engine;
 }

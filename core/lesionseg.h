@@ -200,5 +200,32 @@ typedef struct {
 void ls_mask_measure (const guint8 *mask, int width, int height, int stride,
                       const float *prob, int pw, int ph, LsMeasurements *out);
 
+/* Shape descriptors of a mask (any nonzero byte is inside), for the ABCD
+ * rule's A and B and the lesion's size; all 0 for an empty mask.
+ * perimeter: length of the marching-squares contour through the midpoints
+ * between inside and outside pixel centres (outside the image counts as
+ * outside), its straight segments weighted 0.9475 and its diagonal ones
+ * 0.6700 so that borders of every orientation come out within about 3% of
+ * their true length (2 pi r within 1% for a disc of radius r).
+ * max_diameter: largest distance between two inside pixel centres (Feret
+ * diameter; 0 for one pixel).
+ * asymmetry: the mask is mirrored about each of its two principal axes
+ * (through the centroid, from the second moments); per axis, the fraction
+ * of mask pixels whose mirror image falls outside the mask; the mean of the
+ * two, in [0, 1] (0 for an ellipse or a rectangle). Masks over 2^16 pixels
+ * are sampled on a regular grid.
+ * border_irregularity: perimeter^2 / (4 pi area), about 1 for a disc, 4/pi
+ * for a square, larger for ragged borders. Work is proportional to the
+ * mask's bounding box. */
+typedef struct {
+  double perimeter;
+  double max_diameter;
+  double asymmetry;
+  double border_irregularity;
+} LsShapeMeasurements;
+
+void ls_mask_measure_shape (const guint8 *mask, int width, int height, int stride,
+                            LsShapeMeasurements *out);
+
 G_END_DECLS
 #include "synth.h"

@@ -1,4 +1,5 @@
 /* lesionseg bench --config full|tiny|MODEL [--backend B] [--iters N] [--profile]
+ *                 [--check-cpu]
  *
  * Times whole forward passes (input already normalised, as the engine gets it
  * after pre-processing) and prints the median, the minimum, the achieved
@@ -6,6 +7,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,35 @@ compare_double (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
+/* --check-cpu: the same input through a CPU engine, compared with the
+ * benchmarked backend's logits (parity on the device itself). */
+static gboolean
+check_against_cpu (LsModel *model, const LsEngineOptions *options, const float *input,
+                   const float *logits, GError **error)
+{
+  LsEngineOptions cpu_options = *options;
+  cpu_options.backend = LS_BACKEND_CPU;
+  g_autoptr (LsEngine) cpu = ls_engine_new (model, &cpu_options, error);
+  if (!cpu)
+    return FALSE;
+  const gsize n = (gsize) ls_engine_get_width (cpu) * ls_engine_get_height (cpu);
+  g_autofree float *ref = g_new (float, n);
+  if (!ls_engine_run_tensor (cpu, input, ref, error))
+    return FALSE;
+  double worst = 0, ref_max = 0;
+  gsize same = 0, bad = 0;
+  for (gsize i = 0; i < n; i++) {
+    if (!isfinite (logits[i]))
+      bad++;
+    worst = MAX (worst, fabs ((double) logits[i] - ref[i]));
+    ref_max = MAX (ref_max, fabs ((double) ref[i]));
+    same += (logits[i] > 0) == (ref[i] > 0);
+  }
+  printf ("check against cpu: max abs diff %.3g (max |logit| %.3g), masks agree on %.3f%%, "
+          "non-finite %" G_GSIZE_FORMAT "\n", worst, ref_max, 100.0 * same / n, bad);
+  return TRUE;
+}
+
 static void
 print_profile (const char *op, double ms, int count, gpointer user_data)
 {
@@ -63,7 +94,7 @@ ls_cmd_bench (int argc, char **argv)
 {
   g_autofree char *config = NULL, *backend_name = NULL, *size = NULL;
   int iters = 20, warmup = 2, threads = 0;
-  gboolean profile = FALSE;
+  gboolean profile = FALSE, check_cpu = FALSE;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
       "full or tiny (seeded random weights), or a model file", "C" },
@@ -73,6 +104,8 @@ ls_cmd_bench (int argc, char **argv)
     { "size", 's', 0, G_OPTION_ARG_STRING, &size, "Input WxH (the model's size)", "WxH" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "CPU threads (all cores)", "N" },
     { "profile", 'p', 0, G_OPTION_ARG_NONE, &profile, "Time per op kind", NULL },
+    { "check-cpu", 0, 0, G_OPTION_ARG_NONE, &check_cpu,
+      "Also run the CPU backend on the same input and compare the logits", NULL },
     { NULL }
   };
   g_autoptr (GError) error = NULL;
@@ -142,6 +175,10 @@ ls_cmd_bench (int argc, char **argv)
   printf ("GFLOP/s: %.1f (at the median)\n", gflop / (median / 1000.0));
   printf ("peak RSS: %.1f MB\n", usage.ru_maxrss / 1024.0);
 
+  if (check_cpu && !check_against_cpu (model, &options, input, logits, &error)) {
+    fprintf (stderr, "lesionseg bench: %s\n", error->message);
+    return 1;
+  }
   if (profile) {
     double total = 0;
     ls_engine_foreach_profile (engine, sum_profile, &total);

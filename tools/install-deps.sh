@@ -13,7 +13,9 @@ packages=(
   # the Vulkan backend, and lavapipe to test it without a GPU
   libvulkan-dev glslc mesa-vulkan-drivers
   # tests: PyTorch reference and goldens
-  python3 python3-torch python3-numpy
+  python3 python3-torch python3-numpy python3-gi gir1.2-gdkpixbuf-2.0
+  # fuzzing (libFuzzer) in CI
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -723,6 +723,137 @@ test_perf (void)
   g_free (m);
 }
 
+/* ---- shape ------------------------------------------------------------ */
+
+static guint8 *
+draw_ellipse (int w, int h, double cx, double cy, double a, double b, double angle)
+{
+  guint8 *m = g_malloc0 ((gsize) w * h);
+  const double c = cos (angle), s = sin (angle);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      const double u = (x - cx) * c + (y - cy) * s, v = -(x - cx) * s + (y - cy) * c;
+      if (u * u / (a * a) + v * v / (b * b) <= 1.0)
+        m[(gsize) y * w + x] = 255;
+    }
+  return m;
+}
+
+static void
+test_shape_disc_and_ellipse (void)
+{
+  const int w = 300, h = 240;
+  LsShapeMeasurements s;
+
+  guint8 *m = draw_ellipse (w, h, 150.3, 119.6, 80, 80, 0);
+  ls_mask_measure_shape (m, w, h, w, &s);
+  g_assert_cmpfloat_with_epsilon (s.perimeter, 2 * G_PI * 80, 0.01 * 2 * G_PI * 80);
+  g_assert_cmpfloat_with_epsilon (s.max_diameter, 160, 1.5);
+  g_assert_cmpfloat (s.asymmetry, <, 0.01);
+  g_assert_cmpfloat_with_epsilon (s.border_irregularity, 1.0, 0.05);
+  g_free (m);
+
+  /* A tilted ellipse is symmetric about its own axes, not the image's. */
+  m = draw_ellipse (w, h, 140, 120, 110, 40, 0.5);
+  ls_mask_measure_shape (m, w, h, w, &s);
+  g_assert_cmpfloat_with_epsilon (s.max_diameter, 220, 2.0);
+  g_assert_cmpfloat (s.asymmetry, <, 0.02);
+  g_free (m);
+}
+
+static void
+test_shape_rectangle (void)
+{
+  const int w = 64, h = 48, stride = 80;
+  guint8 *m = g_malloc0 ((gsize) stride * h);
+  for (int y = 10; y < 30; y++)
+    memset (m + y * stride + 5, 255, 40);
+  LsShapeMeasurements s;
+  ls_mask_measure_shape (m, w, h, stride, &s);
+  /* Straight cells between the outer pixel centres plus four corner
+   * diagonals, each at the weight lesionseg.h gives it. */
+  g_assert_cmpfloat_with_epsilon (s.perimeter, 0.9475 * 2 * (39 + 19) + 0.67 * 4, 1e-9);
+  g_assert_cmpfloat_with_epsilon (s.max_diameter, sqrt (39.0 * 39 + 19 * 19), 1e-9);
+  g_assert_cmpfloat (s.asymmetry, ==, 0.0);
+  g_assert_cmpfloat_with_epsilon (s.border_irregularity,
+                                  s.perimeter * s.perimeter / (4 * G_PI * 800), 1e-9);
+
+  /* One pixel: a diamond of four diagonals, no diameter. */
+  memset (m, 0, (gsize) stride * h);
+  m[7 * stride + 9] = 1;
+  ls_mask_measure_shape (m, w, h, stride, &s);
+  g_assert_cmpfloat_with_epsilon (s.perimeter, 4 * 0.67, 1e-9);
+  g_assert_cmpfloat (s.max_diameter, ==, 0.0);
+  g_assert_cmpfloat (s.asymmetry, ==, 0.0);
+
+  /* Touching the image's edge: outside counts as outside. */
+  memset (m, 0, (gsize) stride * h);
+  for (int y = 0; y < h; y++)
+    memset (m + y * stride, 255, w);
+  ls_mask_measure_shape (m, w, h, stride, &s);
+  g_assert_cmpfloat_with_epsilon (s.perimeter, 0.9475 * 2 * (63 + 47) + 0.67 * 4, 1e-9);
+  g_free (m);
+}
+
+static void
+test_shape_irregular (void)
+{
+  const int w = 200, h = 200;
+  guint8 *m = g_malloc0 ((gsize) w * h);
+  LsShapeMeasurements s;
+
+  /* An L: mirrored about either principal axis it misses itself a lot. */
+  for (int y = 20; y < 180; y++)
+    memset (m + y * w + 20, 255, 40);
+  for (int y = 140; y < 180; y++)
+    memset (m + y * w + 60, 255, 120);
+  ls_mask_measure_shape (m, w, h, w, &s);
+  g_assert_cmpfloat (s.asymmetry, >, 0.2);
+  g_assert_cmpfloat (s.asymmetry, <=, 1.0);
+  g_assert_cmpfloat_with_epsilon (s.max_diameter, sqrt (159.0 * 159 + 159 * 159), 1e-9);
+
+  /* A star with deep spikes has a long border for its area. */
+  memset (m, 0, (gsize) w * h);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      const double r = hypot (x - 100, y - 100), a = atan2 (y - 100, x - 100);
+      if (r <= 50 + 40 * cos (12 * a))
+        m[(gsize) y * w + x] = 255;
+    }
+  ls_mask_measure_shape (m, w, h, w, &s);
+  g_assert_cmpfloat (s.border_irregularity, >, 2.0);
+  g_assert_cmpfloat (s.asymmetry, <, 0.05);   /* spikes are symmetric */
+  g_free (m);
+
+  /* Empty: all zero. */
+  m = g_malloc0 ((gsize) w * h);
+  s.perimeter = 1;
+  ls_mask_measure_shape (m, w, h, w, &s);
+  g_assert_cmpfloat (s.perimeter, ==, 0.0);
+  g_assert_cmpfloat (s.max_diameter, ==, 0.0);
+  g_assert_cmpfloat (s.asymmetry, ==, 0.0);
+  g_assert_cmpfloat (s.border_irregularity, ==, 0.0);
+  g_free (m);
+}
+
+static void
+test_shape_perf (void)
+{
+  /* A lesion filling half a 1080p frame: the worker measures it per inference. */
+  const int w = 1920, h = 1080;
+  guint8 *m = draw_ellipse (w, h, 960, 540, 700, 450, 0.3);
+  LsShapeMeasurements s;
+  double best = G_MAXDOUBLE;
+  for (int i = 0; i < 3; i++) {
+    const gint64 t0 = g_get_monotonic_time ();
+    ls_mask_measure_shape (m, w, h, w, &s);
+    best = MIN (best, (g_get_monotonic_time () - t0) / 1e6);
+  }
+  g_assert_cmpfloat (s.asymmetry, <, 0.01);
+  g_test_minimized_result (best * 1e3, "ls_mask_measure_shape 1920x1080: %.3f ms", best * 1e3);
+  g_free (m);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -739,6 +870,10 @@ main (int argc, char **argv)
   g_test_add_func ("/mask/measure/disc", test_measure_disc);
   g_test_add_func ("/mask/measure/empty", test_measure_empty);
   g_test_add_func ("/mask/measure/random", test_measure_random);
+  g_test_add_func ("/mask/shape/disc-ellipse", test_shape_disc_and_ellipse);
+  g_test_add_func ("/mask/shape/rectangle", test_shape_rectangle);
+  g_test_add_func ("/mask/shape/irregular", test_shape_irregular);
+  g_test_add_func ("/mask/shape/perf", test_shape_perf);
   g_test_add_func ("/mask/perf", test_perf);
   return g_test_run ();
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The Vulkan backend on a lent NVIDIA GPU against PyTorch eager CUDA, in one
+# run on the same card: parity with the CPU backend on the device, then the
+# full published config at 224x224, batch 1.
+#
+# Prepared here (once), in the repository root:
+#   tools/make-gpu-bundle.sh build          # -> .gpu-bundle/lesionseg.tar.xz
+#   the Vulkan loader debs in .gl/ (/work/.library/device/README.md):
+#     echo /.gl/ >>.git/info/exclude; mkdir -p .gl /tmp/amd64/partial
+#     o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+#     apt-get $o update; (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 \
+#       libopengl0 libgl1 libglx0 libgles2)
+# On the device (carry .gpu-bundle and .gl):  bash bench/gpu-vulkan.sh
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+iters=${ITERS:-100}
+
+# The Vulkan loader, when the machine lacks one, and NVIDIA's ICD.
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$icd" ]; then
+  export VK_DRIVER_FILES=$icd
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+fi
+
+bundle=/tmp/lesionseg-bundle
+rm -rf "$bundle" && mkdir -p "$bundle"
+tar -C "$bundle" -xJf .gpu-bundle/lesionseg.tar.xz || exit 1
+ls="$bundle/lesionseg/lesionseg"
+
+echo "== $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null), $(nproc) CPU cores, $(date -u +%F)"
+echo "== parity: full config, 224x224, vulkan against the CPU backend on this machine"
+G_MESSAGES_DEBUG=lesionseg "$ls" bench --config full --backend vulkan --iters 3 --warmup 1 --check-cpu \
+  || { echo "vulkan backend failed"; exit 1; }
+echo "== lesionseg bench --config full --backend vulkan --profile ($iters iterations)"
+vk=$("$ls" bench --config full --backend vulkan --iters "$iters" --warmup 10 --profile | tee /dev/stderr)
+echo "== PyTorch eager CUDA, same model and size"
+pt=$(python3 bench/torch-bench.py --device cuda --iters "$iters" --warmup 10 | tee /dev/stderr)
+
+value() { echo "$1" | grep "^$2" | head -1 | sed -E 's/^[^:]*: *([0-9.]+).*/\1/'; }
+vk_median=$(value "$vk" median)
+pt_median=$(value "$pt" median)
+echo
+echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
+echo "lesionseg vulkan: $vk_median ms median (target <= 2 ms)"
+echo "PyTorch eager CUDA: $pt_median ms median"
+awk -v a="$pt_median" -v b="$vk_median" \
+  'BEGIN { if (b > 0) printf "speed-up over PyTorch eager (median / median): %.2fx (target >= 3)\n", a / b }'

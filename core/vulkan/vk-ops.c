@@ -1,0 +1,523 @@
+/* One graph node -> its dispatches (one op, one shader, as in ncnn): the
+ * GEMM tile and split-K choice, checked against the device's limits, and
+ * the bindings and push constants of every shader.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vk-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- GEMM ----------------------------------------------------------------- */
+
+/* Three kernels compute the same GEMM (flags, split-K and epilogue alike):
+ *   tiled    gemm.glsl, the first one: TM x TN outputs per invocation
+ *            read as scalars from one shared buffer;
+ *   reg      gemm_reg.glsl: 4 x 4 blocks read as vec4s, the next slab
+ *            fetched into registers during the multiply, two shared
+ *            buffers (one barrier per slab);
+ *   coopmat  gemm_coopmat.glsl: NV cooperative matrices, fp16 inputs,
+ *            fp32 accumulation; only where LsVkCaps.coopmat says so.
+ * Default: coopmat where usable, else reg. LS_VULKAN_GEMM=tiled|reg|coopmat
+ * forces one (coopmat falls back to reg where unusable), LS_VULKAN_COOPMAT=0
+ * turns coopmat off (vk-device.c), LS_VULKAN_GEMM_TILE=i forces the i-th
+ * tile of the kernel's list where it fits. */
+
+const char *const ls_vk_gemm_kernel_names[3] = { "tiled", "reg", "coopmat" };
+
+typedef struct {
+  /* tiled, reg: bm x bn x bk, each invocation tm x tn.
+   * coopmat: bm x bn x bk, each subgroup wm x wn (in tm, tn). */
+  uint32_t bm, bn, bk, tm, tn;
+} GemmTile;
+
+/* Largest first; all 256 invocations. */
+static const GemmTile gemm_tiles[] = {
+  { 128, 128, 16, 8, 8 },
+  { 64, 64, 16, 4, 4 },
+  { 32, 32, 16, 2, 2 },
+};
+
+/* tm, tn multiples of 4; the 128 x 128 x 16 one needs 33 KiB of shared
+ * memory (two buffers), the 128 x 128 x 8 one half of that. */
+static const GemmTile reg_tiles[] = {
+  { 128, 128, 16, 8, 8 },
+  { 128, 128, 8, 8, 8 },
+  { 64, 128, 16, 4, 8 },
+  { 64, 64, 16, 4, 4 },
+  { 32, 64, 16, 4, 4 },
+  { 32, 32, 16, 4, 4 },
+};
+
+/* wm x wn per 32-wide subgroup */
+static const GemmTile coopmat_tiles[] = {
+  { 128, 128, 32, 64, 32 },
+  { 64, 128, 32, 32, 32 },
+  { 64, 64, 32, 32, 32 },
+  { 32, 64, 32, 16, 32 },
+};
+
+enum {
+  GEMM_TRANS_A = 1, GEMM_TRANS_B = 2, GEMM_ACCUMULATE = 4, GEMM_BIAS = 8,
+  GEMM_VEC4_A = 16, GEMM_VEC4_B = 32,
+};
+
+typedef struct {
+  LsShaderId shader;
+  uint32_t m, n, k, lda, ldb, ldc, flags;
+  LsVkRange a, b, c, bias, stats;
+} Gemm;
+
+static uint32_t
+tile_invocations (LsVkGemmKernel kernel, const LsVkCaps *caps, const GemmTile *t)
+{
+  if (kernel == LS_VK_GEMM_COOPMAT)
+    return (t->bm / t->tm) * (t->bn / t->tn) * caps->subgroup_size;
+  return (t->bm / t->tm) * (t->bn / t->tn);
+}
+
+static gboolean
+tile_fits (LsVkGemmKernel kernel, const LsVkCaps *caps, const GemmTile *t)
+{
+  uint32_t invocations = tile_invocations (kernel, caps, t);
+  uint32_t shared;
+  switch (kernel) {
+  case LS_VK_GEMM_TILED:
+    shared = t->bk * (t->bm + 1 + t->bn + 1) * 4;
+    break;
+  case LS_VK_GEMM_REG:
+    shared = 2 * t->bk * (t->bm + 4 + t->bn + 4) * 4;
+    break;
+  default:
+    if (t->tm % caps->coopmat_m || t->tn % caps->coopmat_n || t->bk % caps->coopmat_k)
+      return FALSE;
+    shared = (t->bm + t->bn) * (t->bk + 8) * 2
+             + (t->bm / t->tm) * (t->bn / t->tn) * caps->coopmat_m * caps->coopmat_n * 4;
+    break;
+  }
+  return invocations <= caps->max_invocations && invocations <= caps->max_group_size[0]
+         && shared <= caps->max_shared_memory;
+}
+
+/* Workgroups that keep the device busy: a rough count of its cores, since
+ * Vulkan does not report one. */
+static guint64
+busy_groups (const LsVkCaps *caps)
+{
+  switch (caps->type) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 256;
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 48;
+  default: return 8;
+  }
+}
+
+static int
+env_int (const char *name, int fallback)
+{
+  const char *v = g_getenv (name);
+  return v && *v ? atoi (v) : fallback;
+}
+
+static LsVkGemmKernel
+choose_kernel (const LsVkCaps *caps)
+{
+  const char *forced = g_getenv ("LS_VULKAN_GEMM");
+  if (g_strcmp0 (forced, "tiled") == 0)
+    return LS_VK_GEMM_TILED;
+  if (g_strcmp0 (forced, "reg") == 0)
+    return LS_VK_GEMM_REG;
+  return caps->coopmat ? LS_VK_GEMM_COOPMAT : LS_VK_GEMM_REG;
+}
+
+/* The largest tile that still gives the device enough workgroups, else
+ * the smallest that fits (LS_VULKAN_GEMM_TILE forces one, for tests).
+ * The big tiles of reg and coopmat do 4x / 8x more work per workgroup
+ * than the tiled kernel's, so half the workgroups suffice there. */
+static const GemmTile *
+choose_tile (LsVkGemmKernel kernel, const LsVkCaps *caps, uint32_t m, uint32_t n)
+{
+  const GemmTile *tiles = kernel == LS_VK_GEMM_TILED ? gemm_tiles
+                          : kernel == LS_VK_GEMM_REG ? reg_tiles : coopmat_tiles;
+  const int count = kernel == LS_VK_GEMM_TILED ? G_N_ELEMENTS (gemm_tiles)
+                    : kernel == LS_VK_GEMM_REG ? G_N_ELEMENTS (reg_tiles)
+                    : G_N_ELEMENTS (coopmat_tiles);
+  int forced = env_int ("LS_VULKAN_GEMM_TILE", -1);
+  if (forced >= 0 && forced < count && tile_fits (kernel, caps, &tiles[forced]))
+    return &tiles[forced];
+  const guint64 enough = kernel == LS_VK_GEMM_TILED ? busy_groups (caps) : busy_groups (caps) / 2;
+  const GemmTile *best = NULL;
+  for (int i = 0; i < count; i++) {
+    const GemmTile *t = &tiles[i];
+    if (!tile_fits (kernel, caps, t))
+      continue;
+    best = t;
+    guint64 groups = (guint64) LS_VK_DIV_UP (m, t->bm) * LS_VK_DIV_UP (n, t->bn);
+    if (groups >= enough)
+      break;
+  }
+  return best;
+}
+
+/* The shader of a GEMM for a kernel: LS_SHADER_GEMM, _EFFATTN_CONTEXT or
+ * _EFFATTN_APPLY in its tiled form, mapped to the kernel's. */
+static LsShaderId
+kernel_shader (LsShaderId shader, LsVkGemmKernel kernel)
+{
+  static const LsShaderId map[][3] = {
+    { LS_SHADER_GEMM, LS_SHADER_GEMM_REG, LS_SHADER_GEMM_COOPMAT },
+    { LS_SHADER_EFFATTN_CONTEXT, LS_SHADER_EFFATTN_CONTEXT_REG,
+      LS_SHADER_EFFATTN_CONTEXT_COOPMAT },
+    { LS_SHADER_EFFATTN_APPLY, LS_SHADER_EFFATTN_APPLY_REG, LS_SHADER_EFFATTN_APPLY_COOPMAT },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
+    if (map[i][0] == shader)
+      return map[i][kernel];
+  g_assert_not_reached ();
+}
+
+static gboolean
+plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
+{
+  const LsVkCaps *caps = plan->caps;
+  LsVkGemmKernel kernel = choose_kernel (caps);
+  const GemmTile *t = choose_tile (kernel, caps, g->m, g->n);
+  if (!t && kernel != LS_VK_GEMM_TILED) {
+    kernel = LS_VK_GEMM_TILED;
+    t = choose_tile (kernel, caps, g->m, g->n);
+  }
+  if (!t) {
+    g_set_error (error, LS_ERROR, LS_ERROR_BACKEND,
+                 "vulkan: device \"%s\" fits no GEMM tile (shared memory %u B, "
+                 "%u invocations)", caps->name, caps->max_shared_memory, caps->max_invocations);
+    return FALSE;
+  }
+  plan->gemm_count[kernel]++;
+  uint32_t flags = g->flags;
+  /* vec4 loads along an operand's contiguous dimension */
+  if (g->lda % 4 == 0 && ((flags & GEMM_TRANS_A) ? g->m % 4 == 0 : g->k % 4 == 0))
+    flags |= GEMM_VEC4_A;
+  if (g->ldb % 4 == 0 && ((flags & GEMM_TRANS_B) ? g->k % 4 == 0 : g->n % 4 == 0))
+    flags |= GEMM_VEC4_B;
+  if (!env_int ("LS_VULKAN_VEC4", 1))
+    flags &= ~(uint32_t) (GEMM_VEC4_A | GEMM_VEC4_B);
+
+  /* Split-K when the output has too few tiles to fill the device and K is
+   * long: each split keeps >= 256 of K (LS_VULKAN_SPLIT_K forces a count). */
+  guint64 tiles = (guint64) LS_VK_DIV_UP (g->m, t->bm) * LS_VK_DIV_UP (g->n, t->bn);
+  uint32_t splits = 1;
+  if (tiles < busy_groups (caps))
+    splits = (uint32_t) MIN (LS_VK_DIV_UP (busy_groups (caps), tiles), g->k / 256);
+  splits = (uint32_t) CLAMP (env_int ("LS_VULKAN_SPLIT_K", (int) splits), 1, 64);
+  uint32_t k_chunk = LS_VK_DIV_UP (LS_VK_DIV_UP (g->k, splits), t->bk) * t->bk;
+  splits = MAX (1, LS_VK_DIV_UP (g->k, k_chunk));
+
+  LsVkDispatch *d = ls_vk_plan_add (plan, kernel_shader (g->shader, kernel), node);
+  if (kernel == LS_VK_GEMM_COOPMAT) {
+    uint32_t spec[] = {
+      tile_invocations (kernel, caps, t), t->bm, t->bn, t->bk, t->tm, t->tn,
+      caps->coopmat_m, caps->coopmat_n, caps->coopmat_k, caps->subgroup_size,
+    };
+    memcpy (d->spec, spec, sizeof spec);
+    d->n_spec = G_N_ELEMENTS (spec);
+  } else {
+    uint32_t spec[] = { tile_invocations (kernel, caps, t), t->bm, t->bn, t->bk, t->tm, t->tn };
+    memcpy (d->spec, spec, sizeof spec);
+    d->n_spec = G_N_ELEMENTS (spec);
+  }
+  d->bind[1] = g->a;
+  d->bind[2] = g->b;
+  d->bind[3] = g->stats;
+  d->groups[0] = LS_VK_DIV_UP (g->n, t->bn);
+  d->groups[1] = LS_VK_DIV_UP (g->m, t->bm);
+  d->groups[2] = splits;
+  d->writes = 1;
+  if (d->groups[1] > caps->max_group_count[1]) {
+    g_set_error (error, LS_ERROR, LS_ERROR_BACKEND,
+                 "vulkan: a %ux%u GEMM needs %u workgroups in y, device \"%s\" allows %u",
+                 g->m, g->n, d->groups[1], caps->name, caps->max_group_count[1]);
+    return FALSE;
+  }
+
+  if (splits == 1) {
+    d->bind[0] = g->c;
+    d->bind[4] = g->bias;
+    uint32_t push[] = { g->m, g->n, g->k, g->lda, g->ldb, g->ldc, flags, k_chunk };
+    ls_vk_dispatch_push (d, push, sizeof push);
+    return TRUE;
+  }
+  LsVkRange partials = ls_vk_plan_scratch (plan, (gsize) splits * g->m * g->n);
+  d->bind[0] = partials;
+  uint32_t push[] = {
+    g->m, g->n, g->k, g->lda, g->ldb, g->n,
+    flags & ~(uint32_t) (GEMM_ACCUMULATE | GEMM_BIAS), k_chunk,
+  };
+  ls_vk_dispatch_push (d, push, sizeof push);
+
+  d = ls_vk_plan_add (plan, LS_SHADER_GEMM_REDUCE, node);
+  d->bind[0] = g->c;
+  d->bind[1] = partials;
+  d->bind[4] = g->bias;
+  d->writes = 1;
+  uint32_t rpush[] = { g->m, g->n, g->ldc, splits, flags & (GEMM_ACCUMULATE | GEMM_BIAS) };
+  ls_vk_dispatch_push (d, rpush, sizeof rpush);
+  ls_vk_dispatch_groups_flat (d, LS_VK_DIV_UP ((guint64) g->m * g->n, 256));
+  return TRUE;
+}
+
+/* dst (+)= src W^T + b, W [out, ldw]: the rows used are (out - 1) ldw + in
+ * floats from w. */
+static gboolean
+plan_linear_gemm (LsVkPlan *plan, int node, LsVkRange a, int lda, int m, int in,
+                  const float *w, int ldw, const float *b, LsVkRange c, int out,
+                  gboolean accumulate, GError **error)
+{
+  Gemm g = {
+    .shader = LS_SHADER_GEMM,
+    .m = (uint32_t) m, .n = (uint32_t) out, .k = (uint32_t) in,
+    .lda = (uint32_t) lda, .ldb = (uint32_t) ldw, .ldc = (uint32_t) out,
+    .flags = GEMM_TRANS_B | (accumulate ? GEMM_ACCUMULATE : 0) | (b ? GEMM_BIAS : 0),
+    .a = a, .c = c,
+    .b = ls_vk_plan_weight (plan, w, (gsize) (out - 1) * ldw + in),
+  };
+  if (b)
+    g.bias = ls_vk_plan_weight (plan, b, (gsize) out);
+  return plan_gemm (plan, node, &g, error);
+}
+
+/* ---- the other ops -------------------------------------------------------- */
+
+static void
+plan_rows (LsVkPlan *plan, LsShaderId shader, int node, LsVkRange src, LsVkRange dst,
+           const float *w, const float *b, uint32_t rows, uint32_t c, uint32_t width,
+           uint32_t p)
+{
+  LsVkDispatch *d = ls_vk_plan_add (plan, shader, node);
+  d->bind[0] = dst;
+  d->bind[1] = src;
+  d->bind[4] = ls_vk_plan_weight (plan, w, c);
+  d->bind[5] = ls_vk_plan_weight (plan, b, c);
+  d->writes = 1;
+  uint32_t push[] = { rows, c, width, p };
+  ls_vk_dispatch_push (d, push, sizeof push);
+  ls_vk_dispatch_groups_flat (d, rows);
+}
+
+static gboolean
+plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **error)
+{
+  const LsTensor *k = ls_graph_get_tensor (plan->graph, node->src[0]);
+  const uint32_t n = (uint32_t) k->n, c = (uint32_t) k->c;
+
+  /* key softmax statistics: partial (max, sum) per token chunk, merged */
+  uint32_t channel_groups = LS_VK_DIV_UP (c, 64);
+  uint32_t chunks = (uint32_t) CLAMP (LS_VK_DIV_UP (busy_groups (plan->caps), channel_groups),
+                                      1, 256);
+  uint32_t chunk_rows = MAX (64, LS_VK_DIV_UP (n, chunks));
+  chunks = LS_VK_DIV_UP (n, chunk_rows);
+  LsVkRange partials = ls_vk_plan_scratch (plan, (gsize) chunks * c * 2);
+  LsVkRange stats = ls_vk_plan_scratch (plan, (gsize) c * 2);
+
+  LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_EFFATTN_SOFTMAX_TOKENS, node_index);
+  d->bind[0] = partials;
+  d->bind[1] = ls_vk_plan_tensor (plan, node->src[0]);
+  d->writes = 1;
+  uint32_t push0[] = { n, c, chunks, chunk_rows, 0 };
+  ls_vk_dispatch_push (d, push0, sizeof push0);
+  d->groups[0] = channel_groups;
+  d->groups[1] = chunks;
+
+  d = ls_vk_plan_add (plan, LS_SHADER_EFFATTN_SOFTMAX_TOKENS, node_index);
+  d->bind[0] = stats;
+  d->bind[1] = partials;
+  d->writes = 1;
+  uint32_t push1[] = { n, c, chunks, chunk_rows, 1 };
+  ls_vk_dispatch_push (d, push1, sizeof push1);
+  d->groups[0] = LS_VK_DIV_UP (c, 256);
+
+  /* G = softmax_N(K)^T V: A = K transposed, split-K over the tokens */
+  Gemm g = {
+    .shader = LS_SHADER_EFFATTN_CONTEXT,
+    .m = c, .n = c, .k = n, .lda = c, .ldb = c, .ldc = (uint32_t) ls_graph_get_tensor (plan->graph, node->dst)->c,
+    .flags = GEMM_TRANS_A,
+    .a = ls_vk_plan_tensor (plan, node->src[0]),
+    .b = ls_vk_plan_tensor (plan, node->src[1]),
+    .c = ls_vk_plan_tensor (plan, node->dst),
+    .stats = stats,
+  };
+  return plan_gemm (plan, node_index, &g, error);
+}
+
+static gboolean
+plan_attn_apply (LsVkPlan *plan, int node_index, const LsNode *node, GError **error)
+{
+  const LsTensor *q = ls_graph_get_tensor (plan->graph, node->src[0]);
+  LsVkRange qr = ls_vk_plan_tensor (plan, node->src[0]);
+
+  LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_EFFATTN_SOFTMAX_CHANNELS, node_index);
+  d->bind[0] = qr;
+  d->writes = 1;
+  uint32_t push[] = { (uint32_t) q->n, (uint32_t) q->c };
+  ls_vk_dispatch_push (d, push, sizeof push);
+  ls_vk_dispatch_groups_flat (d, (guint64) q->n);
+
+  const LsTensor *dst = ls_graph_get_tensor (plan->graph, node->dst);
+  Gemm g = {
+    .shader = LS_SHADER_EFFATTN_APPLY,
+    .m = (uint32_t) q->n, .n = (uint32_t) q->c, .k = (uint32_t) q->c,
+    .lda = (uint32_t) q->c, .ldb = (uint32_t) q->c, .ldc = (uint32_t) dst->c,
+    .flags = node->accumulate ? GEMM_ACCUMULATE : 0,
+    .a = qr, .b = ls_vk_plan_tensor (plan, node->src[1]),
+    .c = ls_vk_plan_tensor (plan, node->dst),
+  };
+  return plan_gemm (plan, node_index, &g, error);
+}
+
+static void
+plan_iscf (LsVkPlan *plan, int node_index, const LsNode *node)
+{
+  const int s = node->nsrc;
+  const uint32_t d = (uint32_t) ls_graph_get_tensor (plan->graph, node->dst)->c;
+  const guint64 count = (guint64) d * d;
+  const uint32_t chunk = 4096, chunks = (uint32_t) LS_VK_DIV_UP (count, chunk);
+  LsVkRange partials = ls_vk_plan_scratch (plan, (gsize) s * chunks);
+  LsVkRange coef = ls_vk_plan_scratch (plan, (gsize) s);
+
+  LsVkDispatch *dp = ls_vk_plan_add (plan, LS_SHADER_ISCF_MEAN, node_index);
+  dp->bind[0] = partials;
+  for (int i = 0; i < s; i++)
+    dp->bind[1 + i] = ls_vk_plan_tensor (plan, node->src[i]);
+  dp->writes = 1;
+  uint32_t push0[] = { (uint32_t) count, chunks, chunk };
+  ls_vk_dispatch_push (dp, push0, sizeof push0);
+  dp->groups[0] = chunks;
+  dp->groups[1] = (uint32_t) s;
+
+  /* the SE weights are a handful of floats: packed into one range */
+  float se[3 * 3 * 2 + 3 * 3];
+  int at = 0;
+  for (int i = 0; i < s * s; i++)
+    se[at++] = node->w[i];
+  for (int i = 0; i < s; i++)
+    se[at++] = node->b[i];
+  for (int i = 0; i < s * s; i++)
+    se[at++] = node->w2[i];
+  for (int i = 0; i < s; i++)
+    se[at++] = node->b2[i];
+  for (int i = 0; i < s; i++)
+    se[at++] = node->w3[i];
+  dp = ls_vk_plan_add (plan, LS_SHADER_ISCF_SE, node_index);
+  dp->bind[0] = coef;
+  dp->bind[1] = partials;
+  dp->bind[4] = ls_vk_plan_pack (plan, se, (gsize) at);
+  dp->writes = 1;
+  float inv_count = (float) (1.0 / (double) count);
+  uint32_t push1[3] = { (uint32_t) s, chunks };
+  memcpy (&push1[2], &inv_count, 4);
+  ls_vk_dispatch_push (dp, push1, sizeof push1);
+
+  dp = ls_vk_plan_add (plan, LS_SHADER_ISCF_FUSE, node_index);
+  dp->bind[0] = ls_vk_plan_tensor (plan, node->dst);
+  for (int i = 0; i < s; i++)
+    dp->bind[1 + i] = ls_vk_plan_tensor (plan, node->src[i]);
+  dp->bind[4] = coef;
+  dp->writes = 1;
+  uint32_t push2[3] = { (uint32_t) count, (uint32_t) s };
+  memcpy (&push2[2], &node->fparam, 4);
+  ls_vk_dispatch_push (dp, push2, sizeof push2);
+  ls_vk_dispatch_groups_flat (dp, LS_VK_DIV_UP (count, 256));
+}
+
+static gboolean
+plan_conv_patch (LsVkPlan *plan, int node_index, const LsNode *node, GError **error)
+{
+  const LsTensor *dst = ls_graph_get_tensor (plan->graph, node->dst);
+  const int wout = (node->width + 2 * node->pad - node->k) / node->stride + 1;
+  const int kk = node->in * node->k * node->k;
+  const guint64 count = (guint64) dst->n * kk;
+  LsVkRange col = ls_vk_plan_tensor (plan, node->scratch);
+
+  LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_IM2COL, node_index);
+  d->bind[0] = col;
+  d->bind[1] = ls_vk_plan_tensor (plan, node->src[0]);
+  d->writes = 1;
+  uint32_t push[] = {
+    (uint32_t) node->height, (uint32_t) node->width, (uint32_t) node->in, (uint32_t) node->k,
+    (uint32_t) node->stride, (uint32_t) node->pad, (uint32_t) wout, (uint32_t) count,
+    (uint32_t) node->planar_src,
+  };
+  ls_vk_dispatch_push (d, push, sizeof push);
+  ls_vk_dispatch_groups_flat (d, LS_VK_DIV_UP (count, 256));
+
+  return plan_linear_gemm (plan, node_index, col, kk, dst->n, kk, node->w, kk, node->b,
+                           ls_vk_plan_tensor (plan, node->dst), node->out, FALSE, error);
+}
+
+gboolean
+ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error)
+{
+  const LsGraph *graph = plan->graph;
+  const LsNode *node = ls_graph_get_node (graph, node_index);
+  const LsTensor *src = node->nsrc > 0 ? ls_graph_get_tensor (graph, node->src[0]) : NULL;
+  const LsTensor *dst = ls_graph_get_tensor (graph, node->dst);
+  ls_vk_plan_next_node (plan);
+
+  switch (node->op) {
+  case LS_OP_LINEAR:
+    return plan_linear_gemm (plan, node_index, ls_vk_plan_tensor (plan, node->src[0]), src->c,
+                             src->n, node->in, node->w, node->ldw, node->b,
+                             ls_vk_plan_tensor (plan, node->dst), node->out, node->accumulate,
+                             error);
+  case LS_OP_CONV_PATCH:
+    return plan_conv_patch (plan, node_index, node, error);
+  case LS_OP_LAYERNORM:
+  case LS_OP_LAYERNORM_GELU:
+    plan_rows (plan, node->op == LS_OP_LAYERNORM ? LS_SHADER_LAYERNORM : LS_SHADER_LAYERNORM_GELU,
+               node_index, ls_vk_plan_tensor (plan, node->src[0]),
+               ls_vk_plan_tensor (plan, node->dst), node->w, node->b, (uint32_t) src->n,
+               (uint32_t) src->c, 0, 0);
+    return TRUE;
+  case LS_OP_PIXEL_SHUFFLE_LN:
+    plan_rows (plan, LS_SHADER_PIXEL_SHUFFLE_LN, node_index,
+               ls_vk_plan_tensor (plan, node->src[0]), ls_vk_plan_tensor (plan, node->dst),
+               node->w, node->b, (uint32_t) dst->n, (uint32_t) node->out,
+               (uint32_t) node->width, (uint32_t) node->p);
+    return TRUE;
+  case LS_OP_DWCONV3X3_SKIP: {
+    LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_DWCONV3X3_SKIP, node_index);
+    d->bind[0] = ls_vk_plan_tensor (plan, node->dst);
+    d->bind[1] = ls_vk_plan_tensor (plan, node->src[0]);
+    d->bind[4] = ls_vk_plan_weight (plan, node->w, (gsize) src->c * 9);
+    d->bind[5] = ls_vk_plan_weight (plan, node->b, (gsize) src->c);
+    d->writes = 1;
+    uint32_t push[] = { (uint32_t) node->height, (uint32_t) node->width, (uint32_t) src->c };
+    ls_vk_dispatch_push (d, push, sizeof push);
+    ls_vk_dispatch_groups_flat (d, LS_VK_DIV_UP ((guint64) src->n * src->c, 256));
+    return TRUE;
+  }
+  case LS_OP_ATTN_CONTEXT:
+    return plan_attn_context (plan, node_index, node, error);
+  case LS_OP_ATTN_APPLY:
+    return plan_attn_apply (plan, node_index, node, error);
+  case LS_OP_ISCF_FUSE:
+    plan_iscf (plan, node_index, node);
+    return TRUE;
+  case LS_OP_PROJECT_ONE: {
+    LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_PROJECT_ONE, node_index);
+    d->bind[0] = ls_vk_plan_tensor (plan, node->dst);
+    d->bind[1] = ls_vk_plan_tensor (plan, node->src[0]);
+    d->bind[4] = ls_vk_plan_weight (plan, node->w, (gsize) src->c);
+    d->writes = 1;
+    uint32_t push[3] = { (uint32_t) src->n, (uint32_t) src->c };
+    memcpy (&push[2], &node->fparam, 4);
+    ls_vk_dispatch_push (d, push, sizeof push);
+    ls_vk_dispatch_groups_flat (d, LS_VK_DIV_UP ((guint64) src->n, 8));
+    return TRUE;
+  }
+  case LS_OP_N_KINDS:
+    break;
+  }
+  g_set_error (error, LS_ERROR, LS_ERROR_BACKEND, "vulkan: no shader for op %s",
+               ls_op_kind_name (node->op));
+  return FALSE;
+}

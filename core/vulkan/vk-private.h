@@ -1,0 +1,226 @@
+/* The Vulkan backend's internals: a device with its capabilities read once,
+ * buffers, pipelines, and the plan of dispatches a graph records into one
+ * command buffer.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <vulkan/vulkan.h>
+
+#include "graph.h"
+#include "lesionseg.h"
+
+/* ---- device (vk-device.c) ------------------------------------------------ */
+
+/* Everything the backend consults before it picks a tile size or a
+ * memory path: read once when the device is opened. */
+typedef struct {
+  char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+  VkPhysicalDeviceType type;
+  uint32_t api_version, driver_version, vendor_id, device_id;
+  uint32_t max_shared_memory;          /* maxComputeSharedMemorySize, bytes */
+  uint32_t max_invocations;            /* maxComputeWorkGroupInvocations */
+  uint32_t max_group_size[3];          /* maxComputeWorkGroupSize */
+  uint32_t max_group_count[3];         /* maxComputeWorkGroupCount */
+  uint32_t max_storage_range;          /* maxStorageBufferRange, bytes */
+  VkDeviceSize storage_align;          /* minStorageBufferOffsetAlignment */
+  uint32_t max_push_constants;         /* bytes */
+  uint32_t max_storage_buffers;        /* per stage */
+  uint32_t subgroup_size;
+  gboolean fp16_storage;               /* storageBuffer16BitAccess */
+  gboolean fp16_arithmetic;            /* shaderFloat16 */
+  gboolean nv_coopmat;                 /* VK_NV_cooperative_matrix */
+  /* The cooperative-matrix GEMM can run: the extension, its feature and
+   * shaderFloat16 are enabled on the device, this build has the shaders
+   * (LS_HAVE_NV_COOPMAT) and the device offers an fp16 x fp16 -> fp32
+   * subgroup fragment of coopmat_m x coopmat_n x coopmat_k. */
+  gboolean coopmat;
+  uint32_t coopmat_m, coopmat_n, coopmat_k;
+  gboolean timestamps;                 /* compute queue writes timestamps */
+  float timestamp_period;              /* ns per tick */
+  gboolean unified_memory;             /* device-local memory the host maps */
+} LsVkCaps;
+
+typedef struct {
+  VkInstance instance;
+  VkPhysicalDevice physical;
+  VkDevice device;
+  VkQueue queue;
+  uint32_t queue_family;
+  VkCommandPool command_pool;
+  VkPhysicalDeviceMemoryProperties memory;
+  LsVkCaps caps;
+} LsVkDevice;
+
+/* @index >= 0 picks that device; -1 the best (discrete > integrated >
+ * virtual > CPU). With @gpu_only a CPU device (lavapipe) is refused. */
+LsVkDevice *ls_vk_device_new  (int index, gboolean gpu_only, GError **error);
+void        ls_vk_device_free (LsVkDevice *dev);
+gboolean    ls_vk_check       (VkResult result, const char *what, GError **error);
+const char *ls_vk_device_type_name (VkPhysicalDeviceType type);
+
+/* ---- memory (vk-memory.c) ------------------------------------------------ */
+
+typedef enum {
+  LS_VK_MEMORY_DEVICE,      /* device-local; host-mapped on unified memory */
+  LS_VK_MEMORY_STAGING,     /* host-visible, coherent, preferably cached */
+} LsVkMemoryUse;
+
+typedef struct {
+  VkBuffer buffer;
+  VkDeviceMemory memory;
+  VkDeviceSize size;
+  void *mapped;             /* NULL unless host-visible */
+} LsVkBuffer;
+
+gboolean ls_vk_buffer_init  (LsVkDevice *dev, LsVkBuffer *buf, VkDeviceSize size,
+                             LsVkMemoryUse use, GError **error);
+void     ls_vk_buffer_clear (LsVkDevice *dev, LsVkBuffer *buf);
+/* Copies host data into a buffer: directly when mapped, else through a
+ * temporary staging buffer and a one-time command buffer. */
+gboolean ls_vk_buffer_upload (LsVkDevice *dev, LsVkBuffer *buf, VkDeviceSize offset,
+                              const void *data, VkDeviceSize size, GError **error);
+
+/* ---- shaders and pipelines (vk-shaders.c, vk-pipeline.c) ----------------- */
+
+typedef enum {
+  LS_SHADER_GEMM,
+  LS_SHADER_GEMM_REG,
+  LS_SHADER_GEMM_REDUCE,
+  LS_SHADER_EFFATTN_SOFTMAX_TOKENS,
+  LS_SHADER_EFFATTN_CONTEXT,
+  LS_SHADER_EFFATTN_CONTEXT_REG,
+  LS_SHADER_EFFATTN_SOFTMAX_CHANNELS,
+  LS_SHADER_EFFATTN_APPLY,
+  LS_SHADER_EFFATTN_APPLY_REG,
+  LS_SHADER_ISCF_MEAN,
+  LS_SHADER_ISCF_SE,
+  LS_SHADER_ISCF_FUSE,
+  LS_SHADER_LAYERNORM,
+  LS_SHADER_LAYERNORM_GELU,
+  LS_SHADER_PIXEL_SHUFFLE_LN,
+  LS_SHADER_DWCONV3X3_SKIP,
+  LS_SHADER_IM2COL,
+  LS_SHADER_PROJECT_ONE,
+  LS_SHADER_GELU,
+  LS_SHADER_SIGMOID,
+  LS_SHADER_INPUT_RGBA8,
+  /* absent (code NULL) in a build whose glslc lacks GL_NV_cooperative_matrix */
+  LS_SHADER_GEMM_COOPMAT,
+  LS_SHADER_EFFATTN_CONTEXT_COOPMAT,
+  LS_SHADER_EFFATTN_APPLY_COOPMAT,
+  LS_N_SHADERS
+} LsShaderId;
+
+typedef struct {
+  const char *name;
+  const uint32_t *code;
+  gsize size;               /* bytes */
+} LsShaderCode;
+
+extern const LsShaderCode ls_vk_shader_code[LS_N_SHADERS];
+
+/* Every pipeline shares one layout: LS_VK_BINDINGS storage buffers in set
+ * 0 and LS_VK_PUSH_BYTES of push constants (the minimum every device
+ * offers). */
+#define LS_VK_BINDINGS 6
+#define LS_VK_PUSH_BYTES 128
+#define LS_VK_MAX_SPEC 10
+
+typedef struct {
+  LsVkDevice *dev;
+  VkDescriptorSetLayout set_layout;
+  VkPipelineLayout layout;
+  VkPipelineCache cache;
+  char *cache_path;
+  GHashTable *pipelines;    /* key string -> VkPipeline */
+  VkShaderModule modules[LS_N_SHADERS];
+  gboolean created;         /* a pipeline was compiled: save the cache */
+} LsVkPipelines;
+
+gboolean   ls_vk_pipelines_init  (LsVkPipelines *p, LsVkDevice *dev, GError **error);
+void       ls_vk_pipelines_clear (LsVkPipelines *p);
+VkPipeline ls_vk_pipeline_get    (LsVkPipelines *p, LsShaderId shader, const uint32_t *spec,
+                                  int n_spec, GError **error);
+
+/* ---- the plan: dispatches of a graph (vk-plan.c, vk-ops.c) --------------- */
+
+typedef enum {
+  LS_VK_BUF_NONE,           /* unused binding: a dummy range */
+  LS_VK_BUF_WEIGHTS,
+  LS_VK_BUF_ARENA,
+  LS_VK_BUF_SCRATCH,
+  LS_VK_N_BUFS
+} LsVkBufferId;
+
+typedef struct {
+  LsVkBufferId buffer;
+  VkDeviceSize offset, size;   /* bytes */
+} LsVkRange;
+
+typedef struct {
+  LsShaderId shader;
+  uint32_t spec[LS_VK_MAX_SPEC];
+  int n_spec;
+  LsVkRange bind[LS_VK_BINDINGS];
+  guint writes;                /* bit i: binding i is written */
+  uint32_t push[LS_VK_PUSH_BYTES / 4];
+  uint32_t push_size;          /* bytes */
+  uint32_t groups[3];
+  int node;                    /* graph node index, for profiles */
+  VkPipeline pipeline;
+  VkDescriptorSet set;
+} LsVkDispatch;
+
+/* A weight the plan copies into the weights buffer: `floats` floats from
+ * `src` (model memory) or from `owned` (packed by the plan). */
+typedef struct {
+  const float *src;
+  float *owned;
+  gsize floats;
+  VkDeviceSize offset;         /* bytes */
+} LsVkWeight;
+
+typedef struct {
+  const LsGraph *graph;
+  const LsVkCaps *caps;
+  GArray *dispatches;          /* LsVkDispatch */
+  GArray *weights;             /* LsVkWeight */
+  GHashTable *weight_index;    /* src pointer -> index + 1 in weights */
+  VkDeviceSize weight_bytes;
+  VkDeviceSize scratch_bytes;  /* the most any node needs */
+  VkDeviceSize scratch_used;   /* bump allocator of the node being planned */
+  VkDeviceSize align;          /* binding offset alignment, bytes */
+  int gemm_count[3];           /* GEMMs planned per LsVkGemmKernel */
+} LsVkPlan;
+
+/* The GEMM kernels (vk-ops.c), in LsVkPlan.gemm_count order. */
+typedef enum {
+  LS_VK_GEMM_TILED,            /* gemm.glsl */
+  LS_VK_GEMM_REG,              /* gemm_reg.glsl */
+  LS_VK_GEMM_COOPMAT,          /* gemm_coopmat.glsl */
+} LsVkGemmKernel;
+extern const char *const ls_vk_gemm_kernel_names[3];
+
+void          ls_vk_plan_init   (LsVkPlan *plan, const LsGraph *graph, const LsVkCaps *caps);
+void          ls_vk_plan_clear  (LsVkPlan *plan);
+LsVkDispatch *ls_vk_plan_add    (LsVkPlan *plan, LsShaderId shader, int node);
+LsVkRange     ls_vk_plan_tensor (LsVkPlan *plan, int tensor_id);
+/* A weight region of `floats` floats at `w` (a distinct pointer gets its
+ * own copy; the same pointer again reuses it). */
+LsVkRange     ls_vk_plan_weight (LsVkPlan *plan, const float *w, gsize floats);
+/* Small constants packed by the plan itself (copied). */
+LsVkRange     ls_vk_plan_pack   (LsVkPlan *plan, const float *values, gsize floats);
+/* Per-node scratch; valid until the next node is planned. */
+LsVkRange     ls_vk_plan_scratch (LsVkPlan *plan, gsize floats);
+void          ls_vk_plan_next_node (LsVkPlan *plan);
+void          ls_vk_dispatch_push (LsVkDispatch *d, const void *params, gsize size);
+/* Spreads `groups` workgroups over x and y (x <= 65535). */
+void          ls_vk_dispatch_groups_flat (LsVkDispatch *d, guint64 groups);
+
+/* vk-ops.c: the dispatches of one graph node. */
+gboolean ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error);
+
+#define LS_VK_DIV_UP(a, b) (((a) + (b) - 1) / (b))

@@ -1,0 +1,1220 @@
+/* lesionseg: segments skin lesions in video and draws the mask over it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-lesionseg
+ * @title: lesionseg
+ *
+ * Runs the lesion segmentation network (liblesionseg) on a video stream and
+ * draws the mask over each frame in the frame's own format. Every frame that
+ * has a mask carries a #GstLesionSegMeta (mask, ROI, measurements, age) and a
+ * #GstVideoRegionOfInterestMeta of type "lesion" with the bounding box; with
+ * #GstLesionSeg:message, each inference posts an element message named
+ * "lesionseg" with the measurements (and Dice/IoU against the ground truth
+ * dermsrc attaches).
+ *
+ * In async mode (the default for live pipelines) the streaming thread never
+ * waits for the network: a worker thread takes the newest frame and every
+ * outgoing frame carries the newest finished mask. In sync mode each frame
+ * waits for its own mask and the element reports the inference time as
+ * latency.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=BGRx ! \
+ *     lesionseg overlay=both opacity=0.4 message=true ! videoconvert ! autovideosink
+ * ]|
+ * |[
+ * gst-launch-1.0 filesrc location=skin.webm ! decodebin ! videoconvert ! \
+ *     lesionseg mode=sync roi="<480,120,960,840>" pixels-per-mm=20 ! \
+ *     videoconvert ! vp8enc ! webmmux ! filesink location=annotated.webm
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstlesionseg.h"
+#include "gstlesionsegmeta.h"
+#include "gstdermtruthmeta.h"
+
+#include <math.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_lesion_seg_debug);
+#define GST_CAT_DEFAULT gst_lesion_seg_debug
+
+#define MODEL_NAME "lesionseg-small.safetensors"
+
+#define DEFAULT_BACKEND LS_BACKEND_AUTO
+#define DEFAULT_DEVICE -1
+#define DEFAULT_MODE GST_LESION_SEG_MODE_AUTO
+#define DEFAULT_INTERVAL 1
+#define DEFAULT_THRESHOLD 0.5f
+#define DEFAULT_SMOOTHING 0.0f
+#define DEFAULT_CLEANUP TRUE
+#define DEFAULT_OVERLAY GST_LESION_SEG_OVERLAY_BOTH
+#define DEFAULT_FILL_COLOR 0xff00e060u
+#define DEFAULT_CONTOUR_COLOR 0xffffd000u
+#define DEFAULT_OPACITY 0.35
+#define DEFAULT_CONTOUR_WIDTH 3
+#define DEFAULT_MESSAGE FALSE
+#define DEFAULT_PIXELS_PER_MM 0.0
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_BACKEND,
+  PROP_DEVICE,
+  PROP_MODE,
+  PROP_INTERVAL,
+  PROP_ROI,
+  PROP_THRESHOLD,
+  PROP_SMOOTHING,
+  PROP_CLEANUP,
+  PROP_OVERLAY,
+  PROP_FILL_COLOR,
+  PROP_CONTOUR_COLOR,
+  PROP_OPACITY,
+  PROP_CONTOUR_WIDTH,
+  PROP_MESSAGE,
+  PROP_PIXELS_PER_MM,
+  PROP_ACTIVE_BACKEND,
+  PROP_INFERENCE_MS,
+  PROP_MASK_AGE,
+};
+
+#define VIDEO_FORMATS "{ RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, RGB, BGR, I420, NV12 }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+
+#define gst_lesion_seg_parent_class parent_class
+G_DEFINE_TYPE (GstLesionSeg, gst_lesion_seg, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE (lesionseg, "lesionseg", GST_RANK_NONE, GST_TYPE_LESION_SEG);
+
+/* ---- enums ------------------------------------------------------------ */
+
+#define GST_TYPE_LESION_SEG_MODE (gst_lesion_seg_mode_get_type ())
+static GType
+gst_lesion_seg_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_LESION_SEG_MODE_AUTO, "Async for live pipelines, else sync", "auto" },
+    { GST_LESION_SEG_MODE_SYNC, "Each frame waits for its own mask", "sync" },
+    { GST_LESION_SEG_MODE_ASYNC, "Frames carry the newest finished mask; never wait", "async" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstLesionSegMode", values));
+  return type;
+}
+
+#define GST_TYPE_LESION_SEG_OVERLAY (gst_lesion_seg_overlay_get_type ())
+static GType
+gst_lesion_seg_overlay_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_LESION_SEG_OVERLAY_NONE, "Draw nothing (meta and messages only)", "none" },
+    { GST_LESION_SEG_OVERLAY_FILL, "Fill the mask", "fill" },
+    { GST_LESION_SEG_OVERLAY_CONTOUR, "Outline the mask", "contour" },
+    { GST_LESION_SEG_OVERLAY_BOTH, "Fill and outline the mask", "both" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstLesionSegOverlay", values));
+  return type;
+}
+
+#define GST_TYPE_LESION_SEG_BACKEND (gst_lesion_seg_backend_get_type ())
+static GType
+gst_lesion_seg_backend_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { LS_BACKEND_AUTO, "Vulkan on a GPU, else the CPU (with a warning)", "auto" },
+    { LS_BACKEND_CPU, "CPU (OpenBLAS)", "cpu" },
+    { LS_BACKEND_VULKAN, "Vulkan compute (an error when unavailable)", "vulkan" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstLesionSegBackend", values));
+  return type;
+}
+
+/* ---- jobs and results ------------------------------------------------- */
+
+/* One frame on its way to the network: its ROI as the network's input, the
+ * settings it was taken with, and its ground truth when it had one. */
+struct _LsegJob {
+  guint64 seq;
+  GstClockTime pts, stream_time, running_time;
+  int frame_width, frame_height;
+  LsRect roi;
+  float *tensor;
+  guint8 *truth;           /* frame_width x frame_height, compact */
+  gsize truth_size;
+  gboolean has_truth;
+  float threshold, smoothing;
+  gboolean cleanup, message;
+  int contour_width;
+  double pixels_per_mm;
+};
+
+/* A finished mask, shared by every frame that shows it. Immutable once
+ * published. */
+struct _LsegResult {
+  guint64 seq;
+  GstClockTime pts;
+  int frame_width, frame_height;
+  LsRect roi;
+  GBytes *mask_net;
+  int net_width, net_height;
+  LsegClassMap map;
+  GstLesionSegMeasurements m;
+  float threshold;
+  const char *backend;
+};
+
+static void
+job_free (LsegJob *job)
+{
+  if (job == NULL)
+    return;
+  g_free (job->tensor);
+  g_free (job->truth);
+  g_free (job);
+}
+
+static void
+result_clear (gpointer data)
+{
+  LsegResult *r = data;
+  g_clear_pointer (&r->mask_net, g_bytes_unref);
+  lseg_class_map_clear (&r->map);
+}
+
+static LsegResult *
+result_ref (LsegResult *r)
+{
+  return r ? g_atomic_rc_box_acquire (r) : NULL;
+}
+
+static void
+result_unref (LsegResult *r)
+{
+  if (r)
+    g_atomic_rc_box_release_full (r, result_clear);
+}
+
+/* ---- properties ------------------------------------------------------- */
+
+static gchar *
+default_model_path (void)
+{
+  const gchar *env = g_getenv ("LESIONSEG_MODEL");
+  if (env && *env)
+    return g_strdup (env);
+  gchar *installed = g_build_filename (LS_MODEL_DIR, MODEL_NAME, NULL);
+  if (g_file_test (installed, G_FILE_TEST_EXISTS))
+    return installed;
+  gchar *source = g_build_filename (LS_SOURCE_MODEL_DIR, MODEL_NAME, NULL);
+  if (g_file_test (source, G_FILE_TEST_EXISTS)) {
+    g_free (installed);
+    return source;
+  }
+  g_free (source);
+  return installed;   /* so that the error names where it should be */
+}
+
+static void
+set_roi (GstLesionSeg *self, const GValue *value)
+{
+  const guint n = gst_value_array_get_size (value);
+  gint r[4] = { 0, 0, 0, 0 };
+  if (n != 0 && n != 4) {
+    g_warning ("lesionseg: roi takes 4 values (x, y, width, height), got %u", n);
+    return;
+  }
+  for (guint i = 0; i < n; i++)
+    r[i] = g_value_get_int (gst_value_array_get_value (value, i));
+  GST_OBJECT_LOCK (self);
+  memcpy (self->roi, r, sizeof r);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+get_roi (GstLesionSeg *self, GValue *value)
+{
+  GValue v = G_VALUE_INIT;
+  g_value_init (&v, G_TYPE_INT);
+  GST_OBJECT_LOCK (self);
+  for (int i = 0; i < 4; i++) {
+    g_value_set_int (&v, self->roi[i]);
+    gst_value_array_append_value (value, &v);
+  }
+  GST_OBJECT_UNLOCK (self);
+  g_value_unset (&v);
+}
+
+static void
+gst_lesion_seg_set_property (GObject *object, guint prop_id, const GValue *value,
+                             GParamSpec *pspec)
+{
+  GstLesionSeg *self = GST_LESION_SEG (object);
+
+  if (prop_id == PROP_ROI) {
+    set_roi (self, value);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+  case PROP_MODEL:
+    g_free (self->model_path);
+    self->model_path = g_value_dup_string (value);
+    break;
+  case PROP_BACKEND:
+    self->backend = g_value_get_enum (value);
+    break;
+  case PROP_DEVICE:
+    self->device = g_value_get_int (value);
+    break;
+  case PROP_MODE:
+    self->mode = g_value_get_enum (value);
+    break;
+  case PROP_INTERVAL:
+    self->interval = g_value_get_uint (value);
+    break;
+  case PROP_THRESHOLD:
+    self->threshold = g_value_get_float (value);
+    break;
+  case PROP_SMOOTHING:
+    self->smoothing = g_value_get_float (value);
+    break;
+  case PROP_CLEANUP:
+    self->cleanup = g_value_get_boolean (value);
+    break;
+  case PROP_OVERLAY:
+    self->overlay = g_value_get_enum (value);
+    break;
+  case PROP_FILL_COLOR:
+    self->fill_color = g_value_get_uint (value);
+    break;
+  case PROP_CONTOUR_COLOR:
+    self->contour_color = g_value_get_uint (value);
+    break;
+  case PROP_OPACITY:
+    self->opacity = g_value_get_double (value);
+    break;
+  case PROP_CONTOUR_WIDTH:
+    self->contour_width = g_value_get_int (value);
+    break;
+  case PROP_MESSAGE:
+    self->message = g_value_get_boolean (value);
+    break;
+  case PROP_PIXELS_PER_MM:
+    self->pixels_per_mm = g_value_get_double (value);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lesion_seg_get_property (GObject *object, guint prop_id, GValue *value,
+                             GParamSpec *pspec)
+{
+  GstLesionSeg *self = GST_LESION_SEG (object);
+
+  if (prop_id == PROP_ROI) {
+    get_roi (self, value);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+  case PROP_MODEL:
+    if (self->model_path)
+      g_value_set_string (value, self->model_path);
+    else
+      g_value_take_string (value, default_model_path ());
+    break;
+  case PROP_BACKEND:
+    g_value_set_enum (value, self->backend);
+    break;
+  case PROP_DEVICE:
+    g_value_set_int (value, self->device);
+    break;
+  case PROP_MODE:
+    g_value_set_enum (value, self->mode);
+    break;
+  case PROP_INTERVAL:
+    g_value_set_uint (value, self->interval);
+    break;
+  case PROP_THRESHOLD:
+    g_value_set_float (value, self->threshold);
+    break;
+  case PROP_SMOOTHING:
+    g_value_set_float (value, self->smoothing);
+    break;
+  case PROP_CLEANUP:
+    g_value_set_boolean (value, self->cleanup);
+    break;
+  case PROP_OVERLAY:
+    g_value_set_enum (value, self->overlay);
+    break;
+  case PROP_FILL_COLOR:
+    g_value_set_uint (value, self->fill_color);
+    break;
+  case PROP_CONTOUR_COLOR:
+    g_value_set_uint (value, self->contour_color);
+    break;
+  case PROP_OPACITY:
+    g_value_set_double (value, self->opacity);
+    break;
+  case PROP_CONTOUR_WIDTH:
+    g_value_set_int (value, self->contour_width);
+    break;
+  case PROP_MESSAGE:
+    g_value_set_boolean (value, self->message);
+    break;
+  case PROP_PIXELS_PER_MM:
+    g_value_set_double (value, self->pixels_per_mm);
+    break;
+  case PROP_ACTIVE_BACKEND:
+    g_value_set_string (value, self->active_backend);
+    break;
+  case PROP_INFERENCE_MS:
+    g_value_set_double (value, self->inference_ms);
+    break;
+  case PROP_MASK_AGE:
+    g_value_set_uint (value, self->mask_age);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- the network's side: tensor in, result out ----------------------- */
+
+static void
+intersect_truth (const LsegJob *job, const guint8 *mask, gint64 area,
+                 GstLesionSegMeasurements *m)
+{
+  const int fw = job->frame_width;
+  gint64 truth = 0, inter = 0;
+  for (int y = 0; y < job->frame_height; y++) {
+    const guint8 *t = job->truth + (gsize) y * fw;
+    for (int x = 0; x < fw; x++)
+      truth += t[x] != 0;
+  }
+  for (int y = 0; y < job->roi.height; y++) {
+    const guint8 *t = job->truth + (gsize) (job->roi.y + y) * fw + job->roi.x;
+    const guint8 *k = mask + (gsize) y * job->roi.width;
+    for (int x = 0; x < job->roi.width; x++)
+      inter += (t[x] != 0) & (k[x] != 0);
+  }
+  const gint64 uni = area + truth - inter;
+  m->has_truth = TRUE;
+  m->dice = area + truth > 0 ? 2.0 * inter / (double) (area + truth) : 1.0;
+  m->iou = uni > 0 ? (double) inter / (double) uni : 1.0;
+}
+
+static void
+post_measurements (GstLesionSeg *self, const LsegJob *job, const LsegResult *r)
+{
+  const GstLesionSegMeasurements *m = &r->m;
+  GstStructure *s = gst_structure_new ("lesionseg",
+      "timestamp", G_TYPE_UINT64, job->pts,
+      "stream-time", G_TYPE_UINT64, job->stream_time,
+      "running-time", G_TYPE_UINT64, job->running_time,
+      "area-px", G_TYPE_INT64, m->area_px,
+      "area-fraction", G_TYPE_DOUBLE, m->area_fraction, NULL);
+  if (job->pixels_per_mm > 0)
+    gst_structure_set (s, "area-mm2", G_TYPE_DOUBLE, m->area_mm2, NULL);
+  gst_structure_set (s,
+      "bbox-x", G_TYPE_INT, m->bbox_x,
+      "bbox-y", G_TYPE_INT, m->bbox_y,
+      "bbox-width", G_TYPE_INT, m->bbox_width,
+      "bbox-height", G_TYPE_INT, m->bbox_height,
+      "centroid-x", G_TYPE_DOUBLE, m->centroid_x,
+      "centroid-y", G_TYPE_DOUBLE, m->centroid_y,
+      "max-diameter", G_TYPE_DOUBLE, m->max_diameter,
+      "mean-probability", G_TYPE_DOUBLE, m->mean_probability,
+      "asymmetry", G_TYPE_DOUBLE, m->asymmetry,
+      "border-irregularity", G_TYPE_DOUBLE, m->border_irregularity,
+      "inference-ms", G_TYPE_DOUBLE, m->inference_ms,
+      "backend", G_TYPE_STRING, r->backend, NULL);
+  if (m->has_truth)
+    gst_structure_set (s, "dice", G_TYPE_DOUBLE, m->dice, "iou", G_TYPE_DOUBLE, m->iou, NULL);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Runs on the worker in async mode, on the streaming thread in sync mode;
+ * never both at once. Probability map -> smoothing -> threshold at ROI size
+ * (bilinear, only inside the box that can reach the threshold) -> cleanup
+ * -> measurements -> class map for the overlay. */
+static LsegResult *
+process_job (GstLesionSeg *self, const LsegJob *job, GError **error)
+{
+  const int nw = self->net_width, nh = self->net_height;
+  const gsize n = (gsize) nw * nh;
+
+  const gint64 t0 = g_get_monotonic_time ();
+  if (!ls_engine_run_tensor (self->engine, job->tensor, self->logits, error))
+    return NULL;
+  const double ms = (g_get_monotonic_time () - t0) / 1000.0;
+
+  for (gsize i = 0; i < n; i++)
+    self->prob[i] = 1.0f / (1.0f + expf (-self->logits[i]));
+
+  /* The average only means something over the same region of the same
+   * frame size; anything else starts it afresh. */
+  const gboolean same = self->ema_valid && memcmp (&self->ema_roi, &job->roi, sizeof job->roi) == 0;
+  if (job->smoothing > 0 && same) {
+    const float s = job->smoothing;
+    for (gsize i = 0; i < n; i++)
+      self->ema[i] = s * self->ema[i] + (1.0f - s) * self->prob[i];
+  } else {
+    memcpy (self->ema, self->prob, n * sizeof (float));
+  }
+  self->ema_roi = job->roi;
+  self->ema_valid = TRUE;
+  const float *p = self->ema;
+
+  const int rw = job->roi.width, rh = job->roi.height;
+  const gsize rsize = (gsize) rw * rh;
+  if (self->roi_mask_size < rsize) {
+    g_free (self->roi_mask);
+    self->roi_mask = g_malloc (rsize);
+    self->roi_mask_size = rsize;
+  }
+  guint8 *mask = self->roi_mask;
+  ls_mask_from_prob (p, nw, nh, job->threshold, mask, rw, rh, rw);
+  if (job->cleanup)
+    ls_mask_cleanup (mask, rw, rh, rw, LS_CLEANUP_FILL_HOLES | LS_CLEANUP_LARGEST_REGION);
+  LsMeasurements lm;
+  LsShapeMeasurements shape;
+  ls_mask_measure (mask, rw, rh, rw, p, nw, nh, &lm);
+  ls_mask_measure_shape (mask, rw, rh, rw, &shape);
+
+  guint8 *net = g_malloc (n);
+  for (gsize i = 0; i < n; i++)
+    net[i] = p[i] >= job->threshold ? 255 : 0;
+  if (job->cleanup)
+    ls_mask_cleanup (net, nw, nh, nw, LS_CLEANUP_FILL_HOLES | LS_CLEANUP_LARGEST_REGION);
+
+  LsegResult *r = g_atomic_rc_box_new0 (LsegResult);
+  r->seq = job->seq;
+  r->pts = job->pts;
+  r->frame_width = job->frame_width;
+  r->frame_height = job->frame_height;
+  r->roi = job->roi;
+  r->mask_net = g_bytes_new_take (net, n);
+  r->net_width = nw;
+  r->net_height = nh;
+  r->threshold = job->threshold;
+  r->backend = g_intern_string (ls_engine_get_backend_name (self->engine));
+  lseg_class_map_build (&r->map, mask, rw, job->roi.x, job->roi.y, lm.bbox_x, lm.bbox_y,
+                        lm.bbox_width, lm.bbox_height, job->contour_width);
+
+  GstLesionSegMeasurements *m = &r->m;
+  m->area_px = lm.area;
+  m->area_fraction = (double) lm.area / (double) rsize;
+  if (job->pixels_per_mm > 0)
+    m->area_mm2 = lm.area / (job->pixels_per_mm * job->pixels_per_mm);
+  if (lm.area > 0) {
+    m->bbox_x = lm.bbox_x + job->roi.x;
+    m->bbox_y = lm.bbox_y + job->roi.y;
+    m->bbox_width = lm.bbox_width;
+    m->bbox_height = lm.bbox_height;
+    m->centroid_x = lm.centroid_x + job->roi.x;
+    m->centroid_y = lm.centroid_y + job->roi.y;
+  }
+  m->max_diameter = shape.max_diameter;
+  m->mean_probability = lm.mean_probability;
+  m->asymmetry = shape.asymmetry;
+  m->border_irregularity = shape.border_irregularity;
+  m->inference_ms = ms;
+  if (job->has_truth)
+    intersect_truth (job, mask, lm.area, m);
+
+  GST_OBJECT_LOCK (self);
+  self->inference_ms = ms;
+  GST_OBJECT_UNLOCK (self);
+
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %.2f ms network, %.2f ms in all, "
+                  "area %" G_GINT64_FORMAT, job->seq, ms,
+                  (g_get_monotonic_time () - t0) / 1000.0, lm.area);
+  if (job->message)
+    post_measurements (self, job, r);
+  return r;
+}
+
+static void
+publish (GstLesionSeg *self, LsegResult *r)
+{
+  LsegResult *old = self->latest;
+  self->latest = r;
+  result_unref (old);
+}
+
+static gpointer
+worker_main (gpointer data)
+{
+  GstLesionSeg *self = data;
+
+  g_mutex_lock (&self->lock);
+  for (;;) {
+    while (!self->stopping && self->pending == NULL)
+      g_cond_wait (&self->cond, &self->lock);
+    if (self->stopping)
+      break;
+    LsegJob *job = self->pending;
+    self->pending = NULL;
+    self->busy = TRUE;
+    g_mutex_unlock (&self->lock);
+
+    GError *error = NULL;
+    LsegResult *r = process_job (self, job, &error);
+    if (r == NULL) {
+      GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
+                         ("Lesion segmentation failed: %s", error->message), (NULL));
+      g_clear_error (&error);
+    }
+
+    g_mutex_lock (&self->lock);
+    self->busy = FALSE;
+    if (r)
+      publish (self, r);
+    else
+      self->failed = TRUE;
+    if (self->spare == NULL)
+      self->spare = job;
+    else
+      job_free (job);
+    g_cond_broadcast (&self->cond);
+  }
+  g_mutex_unlock (&self->lock);
+  return NULL;
+}
+
+/* ---- start / stop ----------------------------------------------------- */
+
+static void
+post_load_error (GstLesionSeg *self, const gchar *path, const GError *error)
+{
+  if (g_error_matches (error, LS_ERROR, LS_ERROR_FILE)) {
+    if (g_file_test (path, G_FILE_TEST_EXISTS))
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+                         ("Could not read the lesion model: %s", error->message),
+                         ("model \"%s\"", path));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+                         ("Could not find the lesion model: %s", error->message),
+                         ("model \"%s\"", path));
+  } else {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+                       ("Invalid lesion model: %s", error->message), ("model \"%s\"", path));
+  }
+}
+
+static LsEngine *
+create_engine (GstLesionSeg *self, LsModel *model, LsBackendKind kind, int device)
+{
+  LsEngineOptions options;
+  ls_engine_options_init (&options);
+  options.device = device;
+  GError *error = NULL;
+
+  if (kind == LS_BACKEND_VULKAN) {
+    options.backend = LS_BACKEND_VULKAN;
+    LsEngine *engine = ls_engine_new (model, &options, &error);
+    if (engine == NULL) {
+      GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+                         ("The Vulkan backend is unavailable: %s", error->message), (NULL));
+      g_error_free (error);
+    }
+    return engine;
+  }
+
+  options.backend = kind;
+  LsEngine *engine = ls_engine_new (model, &options, &error);
+  if (engine == NULL) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+                       ("Could not set up the network: %s", error->message), (NULL));
+    g_error_free (error);
+    return NULL;
+  }
+  if (kind == LS_BACKEND_AUTO && g_str_equal (ls_engine_get_backend_name (engine), "cpu")) {
+    /* auto asks for a GPU first; the core decides whether one is usable
+     * (a CPU-only Vulkan device is not worth it) and says why in its log. */
+    GST_ELEMENT_WARNING (self, LIBRARY, INIT,
+                         ("No usable Vulkan GPU: running the network on the CPU"),
+                         ("backend=auto chose the CPU backend"));
+  }
+  return engine;
+}
+
+static gboolean
+gst_lesion_seg_start (GstBaseTransform *trans)
+{
+  GstLesionSeg *self = GST_LESION_SEG (trans);
+
+  GST_OBJECT_LOCK (self);
+  gchar *path = self->model_path ? g_strdup (self->model_path) : default_model_path ();
+  const LsBackendKind kind = self->backend;
+  const int device = self->device;
+  GST_OBJECT_UNLOCK (self);
+
+  GError *error = NULL;
+  LsModel *model = ls_model_load (path, &error);
+  if (model == NULL) {
+    post_load_error (self, path, error);
+    g_error_free (error);
+    g_free (path);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "model %s: %" G_GINT64_FORMAT " parameters", path,
+                   ls_model_get_param_count (model));
+  g_free (path);
+
+  LsEngine *engine = create_engine (self, model, kind, device);
+  if (engine == NULL) {
+    ls_model_unref (model);
+    return FALSE;
+  }
+
+  self->model = model;
+  self->engine = engine;
+  self->net_width = ls_engine_get_width (engine);
+  self->net_height = ls_engine_get_height (engine);
+  const gsize n = (gsize) self->net_width * self->net_height;
+  self->prob = g_new (float, n);
+  self->ema = g_new (float, n);
+  self->logits = g_new (float, n);
+  self->ema_valid = FALSE;
+  self->frame_count = 0;
+  self->mode_resolved = FALSE;
+  self->failed = FALSE;
+  self->stopping = FALSE;
+  self->replaced = 0;
+
+  /* Two runs on a blank input: first-run costs (page faults, thread pool)
+   * stay out of the stream, and the second gives sync mode a latency to
+   * report. */
+  float *blank = g_new0 (float, 3 * n);
+  gboolean ok = ls_engine_run_tensor (engine, blank, self->logits, &error);
+  const gint64 t0 = g_get_monotonic_time ();
+  ok = ok && ls_engine_run_tensor (engine, blank, self->logits, &error);
+  const double ms = (g_get_monotonic_time () - t0) / 1000.0;
+  g_free (blank);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s", error->message),
+                       (NULL));
+    g_error_free (error);
+    return FALSE;   /* stop () frees what start () made */
+  }
+
+  GST_OBJECT_LOCK (self);
+  g_free (self->active_backend);
+  self->active_backend = g_strdup (ls_engine_get_backend_name (engine));
+  self->inference_ms = ms;
+  self->mask_age = 0;
+  GST_OBJECT_UNLOCK (self);
+  self->reported_latency = (GstClockTime) (ms * 1.25 * GST_MSECOND);
+  GST_INFO_OBJECT (self, "backend %s, network %dx%d, %.2f ms a frame",
+                   ls_engine_get_backend_name (engine), self->net_width, self->net_height, ms);
+
+  self->worker = g_thread_new ("lesionseg-worker", worker_main, self);
+  return TRUE;
+}
+
+static gboolean
+gst_lesion_seg_stop (GstBaseTransform *trans)
+{
+  GstLesionSeg *self = GST_LESION_SEG (trans);
+
+  if (self->worker) {
+    g_mutex_lock (&self->lock);
+    self->stopping = TRUE;
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+    g_thread_join (self->worker);
+    self->worker = NULL;
+  }
+  GST_DEBUG_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
+                    " replaced before the network took them", self->frame_count, self->replaced);
+
+  g_clear_pointer (&self->pending, job_free);
+  g_clear_pointer (&self->spare, job_free);
+  g_clear_pointer (&self->latest, result_unref);
+  g_clear_pointer (&self->redraw_for, result_unref);
+  lseg_class_map_clear (&self->redraw);
+  g_clear_pointer (&self->engine, ls_engine_free);
+  g_clear_pointer (&self->model, ls_model_unref);
+  g_clear_pointer (&self->prob, g_free);
+  g_clear_pointer (&self->ema, g_free);
+  g_clear_pointer (&self->logits, g_free);
+  g_clear_pointer (&self->roi_mask, g_free);
+  self->roi_mask_size = 0;
+  g_clear_pointer (&self->rgb, g_free);
+  self->rgb_size = 0;
+  return TRUE;
+}
+
+/* ---- the streaming thread --------------------------------------------- */
+
+static LsPixelFormat
+packed_format (GstVideoFormat format)
+{
+  switch (format) {
+  case GST_VIDEO_FORMAT_RGBx: return LS_PIXEL_RGBX;
+  case GST_VIDEO_FORMAT_BGRx: return LS_PIXEL_BGRX;
+  case GST_VIDEO_FORMAT_xRGB: return LS_PIXEL_XRGB;
+  case GST_VIDEO_FORMAT_xBGR: return LS_PIXEL_XBGR;
+  case GST_VIDEO_FORMAT_RGBA: return LS_PIXEL_RGBA;
+  case GST_VIDEO_FORMAT_BGRA: return LS_PIXEL_BGRA;
+  case GST_VIDEO_FORMAT_ARGB: return LS_PIXEL_ARGB;
+  case GST_VIDEO_FORMAT_ABGR: return LS_PIXEL_ABGR;
+  case GST_VIDEO_FORMAT_RGB: return LS_PIXEL_RGB;
+  case GST_VIDEO_FORMAT_BGR: return LS_PIXEL_BGR;
+  default: return (LsPixelFormat) -1;
+  }
+}
+
+/* The ROI property on this frame: clipped to it, the whole frame when unset
+ * or outside. */
+static LsRect
+frame_roi (const gint roi[4], int width, int height)
+{
+  LsRect r = { 0, 0, width, height };
+  if (roi[2] <= 0 || roi[3] <= 0)
+    return r;
+  const int x0 = CLAMP (roi[0], 0, width), y0 = CLAMP (roi[1], 0, height);
+  const int x1 = CLAMP ((gint64) roi[0] + roi[2], 0, width);
+  const int y1 = CLAMP ((gint64) roi[1] + roi[3], 0, height);
+  if (x1 - x0 < 1 || y1 - y0 < 1)
+    return r;
+  return (LsRect) { x0, y0, x1 - x0, y1 - y0 };
+}
+
+/* The frame's ROI into the network's input. Packed RGB goes straight to
+ * ls_image_to_tensor; YUV is sampled into RGB at no more than twice the
+ * network's size first (the area average then does the rest), so a 1080p
+ * frame costs a few hundred thousand pixel conversions, not two million. */
+static gboolean
+fill_tensor (GstLesionSeg *self, GstVideoFrame *frame, LsegJob *job, GError **error)
+{
+  const LsInputNorm norm = ls_model_get_config (self->model)->input_norm;
+  const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT (frame);
+  if (format != GST_VIDEO_FORMAT_I420 && format != GST_VIDEO_FORMAT_NV12) {
+    const LsImage image = {
+      GST_VIDEO_FRAME_PLANE_DATA (frame, 0), GST_VIDEO_FRAME_WIDTH (frame),
+      GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0),
+      packed_format (format),
+    };
+    return ls_image_to_tensor (&image, &job->roi, norm, self->net_width, self->net_height,
+                               job->tensor, error);
+  }
+
+  const int w = MIN (job->roi.width, 2 * self->net_width);
+  const int h = MIN (job->roi.height, 2 * self->net_height);
+  const gsize size = (gsize) w * 3 * h;
+  if (self->rgb_size < size) {
+    g_free (self->rgb);
+    self->rgb = g_malloc (size);
+    self->rgb_size = size;
+  }
+  const GstVideoRectangle roi = { job->roi.x, job->roi.y, job->roi.width, job->roi.height };
+  lseg_yuv_roi_to_rgb (frame, &roi, self->rgb, w, h, w * 3);
+  const LsImage image = { self->rgb, w, h, w * 3, LS_PIXEL_RGB };
+  return ls_image_to_tensor (&image, NULL, norm, self->net_width, self->net_height,
+                             job->tensor, error);
+}
+
+static void
+copy_truth (GstBuffer *buffer, LsegJob *job)
+{
+  job->has_truth = FALSE;
+  GstDermTruthMeta *t = gst_buffer_get_derm_truth_meta (buffer);
+  if (t == NULL || t->mask == NULL || t->width != job->frame_width
+      || t->height != job->frame_height)
+    return;
+  const gsize size = (gsize) t->width * t->height;
+  if (job->truth_size < size) {
+    g_free (job->truth);
+    job->truth = g_malloc (size);
+    job->truth_size = size;
+  }
+  for (int y = 0; y < t->height; y++)
+    memcpy (job->truth + (gsize) y * t->width, t->mask + (gsize) y * t->stride, t->width);
+  job->has_truth = TRUE;
+}
+
+static gboolean
+upstream_is_live (GstLesionSeg *self)
+{
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), q))
+    gst_query_parse_latency (q, &live, NULL, NULL);
+  gst_query_unref (q);
+  return live;
+}
+
+static void
+attach_meta (GstLesionSeg *self, GstBuffer *buffer, const LsegResult *r, guint age)
+{
+  GstLesionSegMeta *meta = gst_buffer_add_lesion_seg_meta (buffer, r->mask_net, r->net_width,
+                                                           r->net_height, r->net_width);
+  meta->roi = (GstVideoRectangle) { r->roi.x, r->roi.y, r->roi.width, r->roi.height };
+  meta->threshold = r->threshold;
+  meta->measurements = r->m;
+  meta->source_pts = r->pts;
+  meta->age = age;
+  meta->backend = r->backend;
+  if (r->m.area_px > 0)
+    gst_buffer_add_video_region_of_interest_meta (buffer, "lesion", r->m.bbox_x, r->m.bbox_y,
+                                                  r->m.bbox_width, r->m.bbox_height);
+}
+
+static GstFlowReturn
+gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
+{
+  GstLesionSeg *self = GST_LESION_SEG (filter);
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (filter);
+  GstBuffer *buffer = frame->buffer;
+  const int width = GST_VIDEO_FRAME_WIDTH (frame), height = GST_VIDEO_FRAME_HEIGHT (frame);
+  const gint64 t0 = g_get_monotonic_time ();
+
+  if (!self->mode_resolved) {
+    GST_OBJECT_LOCK (self);
+    const GstLesionSegMode mode = self->mode;
+    GST_OBJECT_UNLOCK (self);
+    self->is_async = mode == GST_LESION_SEG_MODE_ASYNC
+                     || (mode == GST_LESION_SEG_MODE_AUTO && upstream_is_live (self));
+    self->mode_resolved = TRUE;
+    GST_INFO_OBJECT (self, "running %s", self->is_async ? "async" : "sync");
+  }
+
+  GST_OBJECT_LOCK (self);
+  const guint interval = MAX (1, self->interval);
+  const LsRect roi = frame_roi (self->roi, width, height);
+  const float threshold = self->threshold, smoothing = self->smoothing;
+  const gboolean cleanup = self->cleanup, message = self->message;
+  const GstLesionSegOverlay overlay = self->overlay;
+  const guint32 fill_color = self->fill_color, contour_color = self->contour_color;
+  const double opacity = self->opacity, pixels_per_mm = self->pixels_per_mm;
+  const int contour_width = self->contour_width;
+  GST_OBJECT_UNLOCK (self);
+
+  const guint64 seq = self->frame_count++;
+  gint64 network_us = 0;
+
+  if (seq % interval == 0) {
+    g_mutex_lock (&self->lock);
+    LsegJob *job = self->spare;
+    self->spare = NULL;
+    const gboolean failed = self->failed;
+    g_mutex_unlock (&self->lock);
+    if (failed) {
+      job_free (job);
+      return GST_FLOW_ERROR;
+    }
+    if (job == NULL) {
+      job = g_new0 (LsegJob, 1);
+      job->tensor = g_new (float, 3 * (gsize) self->net_width * self->net_height);
+    }
+
+    job->seq = seq;
+    job->pts = GST_BUFFER_PTS (buffer);
+    job->stream_time = gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME, job->pts);
+    job->running_time = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, job->pts);
+    job->frame_width = width;
+    job->frame_height = height;
+    job->roi = roi;
+    job->threshold = threshold;
+    job->smoothing = smoothing;
+    job->cleanup = cleanup;
+    job->message = message;
+    job->contour_width = contour_width;
+    job->pixels_per_mm = pixels_per_mm;
+    copy_truth (buffer, job);
+
+    GError *error = NULL;
+    if (!fill_tensor (self, frame, job, &error)) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not prepare the frame: %s",
+                         error->message), (NULL));
+      g_error_free (error);
+      job_free (job);
+      return GST_FLOW_ERROR;
+    }
+
+    if (self->is_async) {
+      g_mutex_lock (&self->lock);
+      if (self->pending) {
+        /* The worker is still busy: the newer frame takes the waiting one's
+         * place, nothing queues. */
+        self->replaced++;
+        if (self->spare == NULL)
+          self->spare = self->pending;
+        else
+          job_free (self->pending);
+      }
+      self->pending = job;
+      g_cond_signal (&self->cond);
+      g_mutex_unlock (&self->lock);
+    } else {
+      const gint64 n0 = g_get_monotonic_time ();
+      LsegResult *r = process_job (self, job, &error);
+      network_us = g_get_monotonic_time () - n0;
+      g_mutex_lock (&self->lock);
+      if (r)
+        publish (self, r);
+      self->spare = job;
+      g_mutex_unlock (&self->lock);
+      if (r == NULL) {
+        GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s",
+                           error->message), (NULL));
+        g_error_free (error);
+        return GST_FLOW_ERROR;
+      }
+      /* Sync mode delays every frame by this much: keep the reported
+       * latency above it. */
+      const GstClockTime took = network_us * GST_USECOND;
+      if (took > self->reported_latency) {
+        self->reported_latency = took + took / 4;
+        gst_element_post_message (GST_ELEMENT (self),
+                                  gst_message_new_latency (GST_OBJECT (self)));
+      }
+    }
+  }
+
+  g_mutex_lock (&self->lock);
+  LsegResult *r = result_ref (self->latest);
+  g_mutex_unlock (&self->lock);
+
+  guint age = 0;
+  if (r && r->frame_width == width && r->frame_height == height) {
+    age = (guint) (seq - r->seq);
+    attach_meta (self, buffer, r, age);
+
+    if (overlay != GST_LESION_SEG_OVERLAY_NONE) {
+      const LsegClassMap *map = &r->map;
+      if (map->contour_width != contour_width && map->classes) {
+        /* contour-width changed since this mask was made */
+        if (self->redraw_for != r || self->redraw.contour_width != contour_width) {
+          lseg_class_map_clear (&self->redraw);
+          lseg_class_map_rebuild (&self->redraw, map, contour_width);
+          result_unref (self->redraw_for);
+          self->redraw_for = result_ref (r);
+        }
+        map = &self->redraw;
+      }
+      lseg_overlay_draw (frame, map,
+                         overlay == GST_LESION_SEG_OVERLAY_FILL || overlay == GST_LESION_SEG_OVERLAY_BOTH,
+                         overlay == GST_LESION_SEG_OVERLAY_CONTOUR || overlay == GST_LESION_SEG_OVERLAY_BOTH,
+                         fill_color, contour_color, opacity);
+    }
+  }
+  result_unref (r);
+
+  GST_OBJECT_LOCK (self);
+  self->mask_age = age;
+  GST_OBJECT_UNLOCK (self);
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %.3f ms on the streaming thread "
+                  "(network excluded), mask age %u", seq,
+                  (g_get_monotonic_time () - t0 - network_us) / 1000.0, age);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_lesion_seg_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in_info,
+                         GstCaps *outcaps, GstVideoInfo *out_info)
+{
+  GstLesionSeg *self = GST_LESION_SEG (filter);
+  /* Nothing to rebuild: the network's input size is fixed, and masks of
+   * another frame size are simply not drawn until a new one arrives. */
+  GST_DEBUG_OBJECT (self, "%s %dx%d", gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)),
+                    GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
+  return TRUE;
+}
+
+static gboolean
+gst_lesion_seg_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+{
+  GstLesionSeg *self = GST_LESION_SEG (trans);
+
+  if (direction != GST_PAD_SRC || GST_QUERY_TYPE (query) != GST_QUERY_LATENCY)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+
+  if (!GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query))
+    return FALSE;
+  if (self->engine && self->mode_resolved && !self->is_async) {
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    const GstClockTime ours = self->reported_latency;
+    min += ours;
+    if (GST_CLOCK_TIME_IS_VALID (max))
+      max += ours;
+    GST_DEBUG_OBJECT (self, "adding %" GST_TIME_FORMAT " of inference latency",
+                      GST_TIME_ARGS (ours));
+    gst_query_set_latency (query, live, min, max);
+  }
+  return TRUE;
+}
+
+/* ---- class ------------------------------------------------------------ */
+
+static void
+gst_lesion_seg_finalize (GObject *object)
+{
+  GstLesionSeg *self = GST_LESION_SEG (object);
+  g_free (self->model_path);
+  g_free (self->active_backend);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_lesion_seg_init (GstLesionSeg *self)
+{
+  self->backend = DEFAULT_BACKEND;
+  self->device = DEFAULT_DEVICE;
+  self->mode = DEFAULT_MODE;
+  self->interval = DEFAULT_INTERVAL;
+  self->threshold = DEFAULT_THRESHOLD;
+  self->smoothing = DEFAULT_SMOOTHING;
+  self->cleanup = DEFAULT_CLEANUP;
+  self->overlay = DEFAULT_OVERLAY;
+  self->fill_color = DEFAULT_FILL_COLOR;
+  self->contour_color = DEFAULT_CONTOUR_COLOR;
+  self->opacity = DEFAULT_OPACITY;
+  self->contour_width = DEFAULT_CONTOUR_WIDTH;
+  self->message = DEFAULT_MESSAGE;
+  self->pixels_per_mm = DEFAULT_PIXELS_PER_MM;
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+}
+
+static void
+gst_lesion_seg_class_init (GstLesionSegClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  const GParamFlags ready = rw | GST_PARAM_MUTABLE_READY;
+  const GParamFlags playing = rw | GST_PARAM_MUTABLE_PLAYING;
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  GST_DEBUG_CATEGORY_INIT (gst_lesion_seg_debug, "lesionseg", 0, "Skin-lesion segmentation");
+
+  gobject_class->set_property = gst_lesion_seg_set_property;
+  gobject_class->get_property = gst_lesion_seg_get_property;
+  gobject_class->finalize = gst_lesion_seg_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Model file (safetensors); unset: $LESIONSEG_MODEL, else the bundled "
+          LS_MODEL_DIR "/" MODEL_NAME " (or the source tree's when run uninstalled)",
+          NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_BACKEND,
+      g_param_spec_enum ("backend", "Backend", "Where the network runs",
+          GST_TYPE_LESION_SEG_BACKEND, DEFAULT_BACKEND, ready));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_int ("device", "Device", "Vulkan device index (-1 = choose)",
+          -1, G_MAXINT, DEFAULT_DEVICE, ready));
+  g_object_class_install_property (gobject_class, PROP_MODE,
+      g_param_spec_enum ("mode", "Mode",
+          "Whether frames wait for their own mask (sync) or carry the newest one (async)",
+          GST_TYPE_LESION_SEG_MODE, DEFAULT_MODE, ready));
+  g_object_class_install_property (gobject_class, PROP_INTERVAL,
+      g_param_spec_uint ("interval", "Interval", "Run the network on every Nth frame",
+          1, G_MAXUINT, DEFAULT_INTERVAL, playing));
+  g_object_class_install_property (gobject_class, PROP_ROI,
+      gst_param_spec_array ("roi", "Region of interest",
+          "x, y, width, height of the region sent to the network, e.g. \"<0,0,640,480>\" "
+          "(width or height 0, or empty: the whole frame)",
+          g_param_spec_int ("roi-value", "ROI value", "One of x, y, width, height",
+              0, G_MAXINT, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS),
+          playing));
+  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
+      g_param_spec_float ("threshold", "Threshold",
+          "Lesion probability at and above which a pixel is in the mask",
+          0.0f, 1.0f, DEFAULT_THRESHOLD, playing | GST_PARAM_CONTROLLABLE));
+  g_object_class_install_property (gobject_class, PROP_SMOOTHING,
+      g_param_spec_float ("smoothing", "Smoothing",
+          "Weight of the past in an exponential moving average of the probabilities "
+          "between inferences (0 = off)",
+          0.0f, 0.99f, DEFAULT_SMOOTHING, playing | GST_PARAM_CONTROLLABLE));
+  g_object_class_install_property (gobject_class, PROP_CLEANUP,
+      g_param_spec_boolean ("cleanup", "Cleanup",
+          "Fill holes in the mask and keep only its largest region", DEFAULT_CLEANUP, playing));
+  g_object_class_install_property (gobject_class, PROP_OVERLAY,
+      g_param_spec_enum ("overlay", "Overlay", "What to draw over the frame",
+          GST_TYPE_LESION_SEG_OVERLAY, DEFAULT_OVERLAY, playing));
+  g_object_class_install_property (gobject_class, PROP_FILL_COLOR,
+      g_param_spec_uint ("fill-color", "Fill color", "Fill colour, big-endian ARGB",
+          0, G_MAXUINT32, DEFAULT_FILL_COLOR, playing | GST_PARAM_CONTROLLABLE));
+  g_object_class_install_property (gobject_class, PROP_CONTOUR_COLOR,
+      g_param_spec_uint ("contour-color", "Contour color", "Contour colour, big-endian ARGB",
+          0, G_MAXUINT32, DEFAULT_CONTOUR_COLOR, playing | GST_PARAM_CONTROLLABLE));
+  g_object_class_install_property (gobject_class, PROP_OPACITY,
+      g_param_spec_double ("opacity", "Opacity",
+          "Opacity of the fill (times the fill colour's alpha)",
+          0.0, 1.0, DEFAULT_OPACITY, playing | GST_PARAM_CONTROLLABLE));
+  g_object_class_install_property (gobject_class, PROP_CONTOUR_WIDTH,
+      g_param_spec_int ("contour-width", "Contour width",
+          "Width of the contour in frame pixels, drawn inside the mask",
+          1, 64, DEFAULT_CONTOUR_WIDTH, playing));
+  g_object_class_install_property (gobject_class, PROP_MESSAGE,
+      g_param_spec_boolean ("message", "Message",
+          "Post an element message \"lesionseg\" with the measurements of each inference",
+          DEFAULT_MESSAGE, playing));
+  g_object_class_install_property (gobject_class, PROP_PIXELS_PER_MM,
+      g_param_spec_double ("pixels-per-mm", "Pixels per mm",
+          "Frame pixels per millimetre of skin, for area-mm2 (0 = unknown)",
+          0.0, G_MAXDOUBLE, DEFAULT_PIXELS_PER_MM, playing));
+  g_object_class_install_property (gobject_class, PROP_ACTIVE_BACKEND,
+      g_param_spec_string ("active-backend", "Active backend",
+          "The backend the network runs on (\"cpu\" or \"vulkan:<device>\"), once started",
+          NULL, ro));
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_MS,
+      g_param_spec_double ("inference-ms", "Inference time",
+          "Milliseconds the last inference took", 0.0, G_MAXDOUBLE, 0.0, ro));
+  g_object_class_install_property (gobject_class, PROP_MASK_AGE,
+      g_param_spec_uint ("mask-age", "Mask age",
+          "Frames between the last outgoing frame and the frame its mask was computed from",
+          0, G_MAXUINT, 0, ro));
+
+  gst_element_class_set_static_metadata (element_class, "Skin lesion segmentation",
+      "Filter/Analyzer/Video",
+      "Segments skin lesions in dermatoscope video, draws the mask and measures it",
+      "lesionseg developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_lesion_seg_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_lesion_seg_stop);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_lesion_seg_query);
+  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_lesion_seg_set_info);
+  filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_lesion_seg_transform_frame_ip);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_LESION_SEG_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_LESION_SEG_OVERLAY, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_LESION_SEG_BACKEND, 0);
+}

@@ -1,0 +1,4 @@
+#version 450
+// effattn_apply.comp on the register-blocked GEMM (gemm_reg.glsl).
+#include "common.glsl"
+#include "gemm_reg.glsl"

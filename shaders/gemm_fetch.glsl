@@ -1,0 +1,116 @@
+// Global -> register staging shared by the register-blocked fp32 GEMM
+// (gemm_reg.glsl) and the cooperative-matrix GEMM (gemm_coopmat.glsl):
+// the same operands, flags and push constants as gemm.glsl.
+//
+// A BK-deep slab of an operand is cut into "slots" of 4 elements that are
+// consecutive along the operand's contiguous dimension; invocation tid
+// fetches slots tid, tid + WG, ... into vec4 registers (one vec4 load with
+// GEMM_VEC4_*, else 4 scalar loads with per-element bounds), then the
+// kernel stores them into its own shared-memory layout. Fetching the next
+// slab before computing on the current one hides the global latency.
+//
+// Slot s of A: without TRANS_A (k contiguous) m = s / (BK/4), k = 4 (s % (BK/4));
+// with TRANS_A (m contiguous) k = s / (BM/4), m = 4 (s % (BM/4)).
+// Slot s of B: with TRANS_B (k contiguous) n = s / (BK/4), k = 4 (s % (BK/4));
+// without (n contiguous) k = s / (BN/4), n = 4 (s % (BN/4)).
+//
+// SPDX-License-Identifier: LGPL-2.1-or-later
+
+layout(std430, set = 0, binding = 1) readonly buffer Src0Vec4 { vec4 src0_v4[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; };
+
+#define GEMM_TRANS_A 1u
+#define GEMM_TRANS_B 2u
+#define GEMM_ACCUMULATE 4u
+#define GEMM_BIAS 8u
+#define GEMM_VEC4_A 16u
+#define GEMM_VEC4_B 32u
+
+layout(push_constant) uniform Params {
+  uint M, N, K, lda, ldb, ldc, flags, k_chunk;
+} pc;
+
+#ifdef SOFTMAX_A
+// softmax over tokens of column m of K, statistics from
+// effattn_softmax_tokens.comp in src2: max at [m], 1 / sum at [M + m]
+float a_value (float v, uint m)
+{
+  return ls_exp (v - src2[m]) * src2[pc.M + m];
+}
+#else
+#define a_value(v, m) (v)
+#endif
+
+// (row, col) of slot s in an operand tile: a = major index (m or n), k.
+uvec2 slot_a (uint s)
+{
+  if ((pc.flags & GEMM_TRANS_A) != 0u)
+    return uvec2 (4u * (s % (BM / 4u)), s / (BM / 4u));
+  return uvec2 (s / (BK / 4u), 4u * (s % (BK / 4u)));
+}
+
+uvec2 slot_b (uint s)
+{
+  if ((pc.flags & GEMM_TRANS_B) != 0u)
+    return uvec2 (s / (BK / 4u), 4u * (s % (BK / 4u)));
+  return uvec2 (4u * (s % (BN / 4u)), s / (BN / 4u));
+}
+
+vec4 fetch_a (uint s, uint tile_m, uint k0, uint kend)
+{
+  uvec2 mk = slot_a (s);
+  uint gm = tile_m + mk.x, gk = k0 + mk.y;
+  bool trans = (pc.flags & GEMM_TRANS_A) != 0u;
+  vec4 v = vec4 (0.0);
+  if ((pc.flags & GEMM_VEC4_A) != 0u) {
+    if (gk < kend && gm < pc.M) {
+      if (trans) {
+        v = src0_v4[(gk * pc.lda + gm) / 4u];
+        v = vec4 (a_value (v.x, gm), a_value (v.y, gm + 1u), a_value (v.z, gm + 2u),
+                  a_value (v.w, gm + 3u));
+      } else {
+        v = src0_v4[(gm * pc.lda + gk) / 4u];
+        v = vec4 (a_value (v.x, gm), a_value (v.y, gm), a_value (v.z, gm), a_value (v.w, gm));
+      }
+    }
+    return v;
+  }
+  for (uint j = 0u; j < 4u; j++) {
+    uint m = trans ? gm + j : gm, k = trans ? gk : gk + j;
+    if (k < kend && m < pc.M)
+      v[j] = a_value (trans ? src0[k * pc.lda + m] : src0[m * pc.lda + k], m);
+  }
+  return v;
+}
+
+vec4 fetch_b (uint s, uint tile_n, uint k0, uint kend)
+{
+  uvec2 nk = slot_b (s);
+  uint gn = tile_n + nk.x, gk = k0 + nk.y;
+  bool trans = (pc.flags & GEMM_TRANS_B) != 0u;
+  vec4 v = vec4 (0.0);
+  if ((pc.flags & GEMM_VEC4_B) != 0u) {
+    if (gk < kend && gn < pc.N)
+      v = trans ? src1_v4[(gn * pc.ldb + gk) / 4u] : src1_v4[(gk * pc.ldb + gn) / 4u];
+    return v;
+  }
+  for (uint j = 0u; j < 4u; j++) {
+    uint n = trans ? gn : gn + j, k = trans ? gk + j : gk;
+    if (k < kend && n < pc.N)
+      v[j] = trans ? src1[n * pc.ldb + k] : src1[k * pc.ldb + n];
+  }
+  return v;
+}
+
+// the epilogue of one output element (split-K partials get no flags)
+void store_c (uint gm, uint gn, float v)
+{
+  if (gm >= pc.M || gn >= pc.N)
+    return;
+  uint at = gl_WorkGroupID.z * pc.M * pc.ldc + gm * pc.ldc + gn;
+  if ((pc.flags & GEMM_BIAS) != 0u)
+    v += aux[gn];
+  if ((pc.flags & GEMM_ACCUMULATE) != 0u)
+    v += dst[at];
+  dst[at] = v;
+}

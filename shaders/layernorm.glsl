@@ -1,0 +1,67 @@
+// One workgroup per row: LayerNorm over c channels, eps 1e-5, two-pass
+// with the Chan-Golub-LeVeque correction exactly as the CPU backend
+// (ls_ln_row in core/cpu/kernels.c); never E[x^2] - mean^2. Each thread
+// writes only the elements it read, so in place (dst == src0) is safe.
+// The including shader defines SRC_ROW_OFFSET(row) and may define
+// LN_GELU.
+//
+// SPDX-License-Identifier: LGPL-2.1-or-later
+
+#define LN_THREADS 128
+layout(local_size_x = LN_THREADS) in;
+
+layout(push_constant) uniform Params {
+  uint rows, c;
+  uint width, p;    // pixel shuffle: grid width and factor
+} pc;
+
+shared float ln_red[LN_THREADS];
+
+float ln_sum (float v)
+{
+  uint t = gl_LocalInvocationID.x;
+  ln_red[t] = v;
+  barrier ();
+  for (uint s = LN_THREADS / 2; s > 0; s >>= 1) {
+    if (t < s)
+      ln_red[t] += ln_red[t + s];
+    barrier ();
+  }
+  float r = ln_red[0];
+  barrier ();
+  return r;
+}
+
+void main ()
+{
+  uint row = flat_group ();
+  if (row >= pc.rows)
+    return;                       // uniform across the workgroup
+  uint t = gl_LocalInvocationID.x, c = pc.c;
+  uint so = SRC_ROW_OFFSET (row), d0 = row * c;
+
+  float s = 0.0;
+  for (uint i = t; i < c; i += LN_THREADS)
+    s += src0[so + i];
+  float mean = ln_sum (s) / float (c);
+
+  float sd = 0.0, sd2 = 0.0;
+  for (uint i = t; i < c; i += LN_THREADS) {
+    float d = src0[so + i] - mean;
+    sd += d;
+    sd2 += d * d;
+  }
+  sd = ln_sum (sd);
+  sd2 = ln_sum (sd2);
+  float lo = sd / float (c);
+  float var = max ((sd2 - sd * lo) / float (c), 0.0);
+  float rstd = 1.0 / sqrt (var + 1e-5);
+
+  for (uint i = t; i < c; i += LN_THREADS) {
+    float y = (src0[so + i] - mean - lo) * rstd * aux[i] + aux2[i];
+#ifdef LN_GELU
+    y = ls_gelu (y);
+#endif
+    dst[d0 + i] = y;
+  }
+}

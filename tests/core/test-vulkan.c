@@ -1,0 +1,757 @@
+/* The Vulkan backend against the CPU backend, the way ggml's
+ * test-backend-ops checks backends: every op on small odd shapes through a
+ * single-node graph run by both backends, normalised mean squared error,
+ * NaN/Inf checks and guard bands; then whole networks, replay and
+ * selection. On CI this runs on lavapipe (a CPU Vulkan driver ~100x slower
+ * than OpenBLAS), so shapes are small.
+ *
+ * A machine without a Vulkan device FAILS these tests: only a build
+ * without Vulkan at all skips them.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef LS_HAVE_VULKAN
+/* A TAP plan of no tests with a SKIP directive: meson reports SKIP. (Exit
+ * code 77 means skip only to meson's exitcode protocol; under TAP it would
+ * be an error.) */
+int
+main (void)
+{
+  printf ("1..0 # SKIP this build has no Vulkan backend\n");
+  return 0;
+}
+#else
+
+#include "backend.h"
+#include "lesionseg.h"
+#include "model-private.h"
+#include "network.h"
+#include "vulkan-backend.h"
+
+#define TOL_ELEMENTWISE 1e-7
+#define TOL_GEMM 5e-4
+#define GUARD 64            /* floats of guard band around every tensor */
+#define SENTINEL 12345.0f
+
+/* ---- single-node graphs ------------------------------------------------- */
+
+/* All tensors live in one arena, laid out by hand with guard bands between
+ * them, and the whole arena is both the graph's input and its output: both
+ * backends start from the same bytes and return all of them. */
+typedef struct {
+  LsGraph *graph;
+  GRand *rand;
+  GPtrArray *weights;
+  gsize used;               /* floats laid out so far */
+  int all;                  /* the [1, arena] tensor */
+  gboolean compare[64];     /* per tensor id: compare after the run */
+  gboolean ignore[64];      /* per tensor id: may differ (in-place scratch) */
+  double tol[64];
+} OpTest;
+
+static OpTest *
+op_test_new (void)
+{
+  OpTest *t = g_new0 (OpTest, 1);
+  t->graph = ls_graph_new (32, 32);
+  t->rand = g_rand_new_with_seed (42);
+  t->weights = g_ptr_array_new_with_free_func (g_free);
+  t->used = GUARD;
+  return t;
+}
+
+static void
+op_test_free (OpTest *t)
+{
+  ls_graph_free (t->graph);
+  g_rand_free (t->rand);
+  g_ptr_array_unref (t->weights);
+  g_free (t);
+}
+
+static int
+op_tensor (OpTest *t, int n, int c)
+{
+  int id = ls_graph_tensor (t->graph, n, c, "t");
+  LsTensor *tensor = ls_graph_get_tensor (t->graph, id);
+  tensor->offset = t->used;
+  t->used += ((gsize) n * c + 15) / 16 * 16 + GUARD;
+  return id;
+}
+
+static float *
+op_weights (OpTest *t, gsize count, double lo, double hi)
+{
+  float *w = g_new (float, count);
+  for (gsize i = 0; i < count; i++)
+    w[i] = (float) g_rand_double_range (t->rand, lo, hi);
+  g_ptr_array_add (t->weights, w);
+  return w;
+}
+
+static void
+expect (OpTest *t, int tensor, double tol)
+{
+  t->compare[tensor] = TRUE;
+  t->tol[tensor] = tol;
+}
+
+static LsBackend *
+vulkan_backend (const LsGraph *graph)
+{
+  g_autoptr (GError) error = NULL;
+  LsBackend *vk = ls_vulkan_backend_new (graph, -1, FALSE, &error);
+  /* no skipping: a Vulkan build that finds no device is a failure */
+  if (!vk)
+    g_error ("no Vulkan backend: %s", error->message);
+  return vk;
+}
+
+static double
+nmse (const float *a, const float *ref, gsize n)
+{
+  double num = 0, den = 0;
+  for (gsize i = 0; i < n; i++) {
+    double d = (double) a[i] - ref[i];
+    num += d * d;
+    den += (double) ref[i] * ref[i];
+  }
+  return den > 0 ? num / den : num;
+}
+
+/* Runs the single node on both backends and checks every expected tensor,
+ * and that nothing else in the Vulkan arena changed. */
+static void
+op_test_run (OpTest *t, double src_offset)
+{
+  LsGraph *g = t->graph;
+  const gsize total = t->used + GUARD;
+  t->all = ls_graph_tensor (g, 1, (int) total, "arena");
+  g->input = g->output = t->all;
+  g->arena_floats = total;
+
+  g_autofree float *init = g_new (float, total);
+  g_autofree float *cpu_out = g_new (float, total);
+  g_autofree float *vk_out = g_new (float, total);
+  for (gsize i = 0; i < total; i++)
+    init[i] = SENTINEL;
+  for (int id = 0; id < t->all; id++) {
+    const LsTensor *x = ls_graph_get_tensor (g, id);
+    for (gsize i = 0; i < (gsize) x->n * x->c; i++)
+      init[x->offset + i] = (float) (src_offset + g_rand_double_range (t->rand, -2, 2));
+  }
+
+  g_autoptr (GError) error = NULL;
+  LsBackend *cpu = ls_cpu_backend_new (g, 1, &error);
+  g_assert_no_error (error);
+  LsBackend *vk = vulkan_backend (g);
+  g_assert_true (cpu->klass->run (cpu, init, cpu_out, &error));
+  g_assert_no_error (error);
+  g_assert_true (vk->klass->run (vk, init, vk_out, &error));
+  g_assert_no_error (error);
+
+  g_autofree gboolean *covered = g_new0 (gboolean, total);
+  for (int id = 0; id < t->all; id++) {
+    const LsTensor *x = ls_graph_get_tensor (g, id);
+    const gsize n = (gsize) x->n * x->c;
+    for (gsize i = 0; i < n; i++)
+      covered[x->offset + i] = TRUE;
+    if (t->ignore[id])
+      continue;
+    if (!t->compare[id]) {       /* an input: must be as it was */
+      g_assert_cmpmem (vk_out + x->offset, n * 4, init + x->offset, n * 4);
+      continue;
+    }
+    for (gsize i = 0; i < n; i++)
+      if (!isfinite (vk_out[x->offset + i]))
+        g_error ("tensor %d element %" G_GSIZE_FORMAT " is %g", id, i, vk_out[x->offset + i]);
+    double e = nmse (vk_out + x->offset, cpu_out + x->offset, n);
+    if (g_getenv ("LS_TEST_DUMP"))
+      for (gsize i = 0; i < n; i++)
+        if (fabsf (vk_out[x->offset + i] - cpu_out[x->offset + i]) > 1e-3f)
+          printf ("# %d: [%" G_GSIZE_FORMAT "] vk %g cpu %g\n", id, i, vk_out[x->offset + i], cpu_out[x->offset + i]);
+    g_test_message ("tensor %d [%d, %d]: nmse %.3g (tolerance %.0e)", id, x->n, x->c, e,
+                    t->tol[id]);
+    if (!(e <= t->tol[id]))
+      g_error ("tensor %d [%d, %d]: nmse %.3g above %.0e (first: vulkan %g cpu %g, "
+               "last: vulkan %g cpu %g)", id, x->n, x->c, e, t->tol[id], vk_out[x->offset],
+               cpu_out[x->offset], vk_out[x->offset + n - 1], cpu_out[x->offset + n - 1]);
+  }
+  for (gsize i = 0; i < total; i++)   /* guard bands */
+    if (!covered[i] && vk_out[i] != SENTINEL)
+      g_error ("guard band at float %" G_GSIZE_FORMAT " overwritten: %g", i, vk_out[i]);
+
+  cpu->klass->free (cpu);
+  vk->klass->free (vk);
+}
+
+/* ---- per-op tests -------------------------------------------------------- */
+
+typedef struct {
+  int n, in, out, ldw;
+  gboolean bias, accumulate;
+} LinearCase;
+
+static void
+run_linear (const LinearCase *lc)
+{
+  OpTest *t = op_test_new ();
+  int x = op_tensor (t, lc->n, lc->in);
+  int y = op_tensor (t, lc->n, lc->out);
+  LsNode *node = ls_graph_add (t->graph, LS_OP_LINEAR, "linear");
+  node->src[0] = x;
+  node->nsrc = 1;
+  node->dst = y;
+  node->w = op_weights (t, (gsize) lc->out * lc->ldw, -0.5, 0.5);
+  node->b = lc->bias ? op_weights (t, lc->out, -1, 1) : NULL;
+  node->in = lc->in;
+  node->out = lc->out;
+  node->ldw = lc->ldw;
+  node->accumulate = lc->accumulate;
+  expect (t, y, TOL_GEMM);
+  op_test_run (t, 0);
+  op_test_free (t);
+}
+
+static const LinearCase linear_cases[] = {
+  { 37, 29, 23, 31, TRUE, FALSE },    /* odd everything, a column slice of W */
+  { 37, 29, 23, 29, FALSE, TRUE },
+  { 64, 64, 48, 64, TRUE, TRUE },     /* vec4 loads */
+  { 130, 132, 68, 264, TRUE, FALSE }, /* vec4, slice, several tiles */
+  { 5, 600, 7, 600, TRUE, FALSE },    /* long K: split-K */
+};
+
+static void
+test_linear (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (linear_cases); i++)
+    run_linear (&linear_cases[i]);
+}
+
+/* Every tile size and the split-K path on the same shapes (the first,
+ * scalar-read tiled kernel). */
+static void
+test_linear_tiles (void)
+{
+  g_setenv ("LS_VULKAN_GEMM", "tiled", TRUE);
+  static const char *tiles[] = { "0", "1", "2" };
+  static const char *splits[] = { "1", "3" };
+  static const char *vec4[] = { "0", "1" };
+  for (guint a = 0; a < G_N_ELEMENTS (tiles); a++)
+    for (guint b = 0; b < G_N_ELEMENTS (splits); b++)
+      for (guint v = 0; v < G_N_ELEMENTS (vec4); v++) {
+        g_setenv ("LS_VULKAN_GEMM_TILE", tiles[a], TRUE);
+        g_setenv ("LS_VULKAN_SPLIT_K", splits[b], TRUE);
+        g_setenv ("LS_VULKAN_VEC4", vec4[v], TRUE);
+        run_linear (&linear_cases[0]);
+        run_linear (&linear_cases[3]);
+      }
+  g_unsetenv ("LS_VULKAN_GEMM_TILE");
+  g_unsetenv ("LS_VULKAN_SPLIT_K");
+  g_unsetenv ("LS_VULKAN_VEC4");
+  g_unsetenv ("LS_VULKAN_GEMM");
+}
+
+/* The register-blocked kernel (gemm_reg.glsl): every tile of its list
+ * that fits this device (on lavapipe's 32 KiB all but 128 x 128 x 16,
+ * which then falls back to the automatic choice), split-K, vec4 and
+ * scalar loads, on shapes that divide no tile. */
+static const LinearCase reg_cases[] = {
+  { 37, 29, 23, 31, TRUE, FALSE },    /* odd everything, a column slice of W */
+  { 130, 132, 68, 264, TRUE, TRUE },  /* vec4, slice, accumulate */
+  { 140, 36, 136, 36, FALSE, FALSE }, /* more than one 128 x 128 tile */
+  { 5, 600, 7, 600, TRUE, TRUE },     /* long K */
+};
+
+static void
+test_linear_reg (void)
+{
+  static const char *tiles[] = { "0", "1", "2", "3", "4", "5" };
+  static const char *splits[] = { "1", "3" };
+  static const char *vec4[] = { "0", "1" };
+  g_setenv ("LS_VULKAN_GEMM", "reg", TRUE);
+  for (guint a = 0; a < G_N_ELEMENTS (tiles); a++)
+    for (guint b = 0; b < G_N_ELEMENTS (splits); b++)
+      for (guint v = 0; v < G_N_ELEMENTS (vec4); v++) {
+        g_setenv ("LS_VULKAN_GEMM_TILE", tiles[a], TRUE);
+        g_setenv ("LS_VULKAN_SPLIT_K", splits[b], TRUE);
+        g_setenv ("LS_VULKAN_VEC4", vec4[v], TRUE);
+        for (guint c = 0; c < G_N_ELEMENTS (reg_cases); c++)
+          run_linear (&reg_cases[c]);
+      }
+  g_unsetenv ("LS_VULKAN_GEMM_TILE");
+  g_unsetenv ("LS_VULKAN_SPLIT_K");
+  g_unsetenv ("LS_VULKAN_VEC4");
+  g_unsetenv ("LS_VULKAN_GEMM");
+}
+
+static void run_attn_context (int n, int c);
+static void run_attn_apply (int n, int c, gboolean accumulate);
+
+/* The attention GEMMs (softmax on load, transposed A, split-K) on each
+ * fp32 kernel. */
+static void
+test_attn_kernels (void)
+{
+  static const char *kernels[] = { "tiled", "reg" };
+  for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
+    g_setenv ("LS_VULKAN_GEMM", kernels[i], TRUE);
+    run_attn_context (301, 24);
+    run_attn_context (200, 64);
+    run_attn_apply (77, 24, FALSE);
+    run_attn_apply (50, 33, TRUE);
+    g_setenv ("LS_VULKAN_GEMM_TILE", "2", TRUE);   /* reg: 64 x 128 */
+    run_attn_context (150, 132);
+    run_attn_apply (140, 132, TRUE);
+    g_unsetenv ("LS_VULKAN_GEMM_TILE");
+  }
+  g_unsetenv ("LS_VULKAN_GEMM");
+}
+
+static void
+run_conv_patch (int h, int w, int cin, int cout, int k, int stride, int pad, gboolean planar)
+{
+  OpTest *t = op_test_new ();
+  int ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
+  int x = planar ? op_tensor (t, cin, h * w) : op_tensor (t, h * w, cin);
+  int col = op_tensor (t, ho * wo, cin * k * k);
+  int y = op_tensor (t, ho * wo, cout);
+  LsNode *node = ls_graph_add (t->graph, LS_OP_CONV_PATCH, "conv");
+  node->src[0] = x;
+  node->nsrc = 1;
+  node->dst = y;
+  node->scratch = col;
+  node->w = op_weights (t, (gsize) cout * cin * k * k, -0.3, 0.3);
+  node->b = op_weights (t, cout, -1, 1);
+  node->in = cin;
+  node->out = cout;
+  node->height = h;
+  node->width = w;
+  node->k = k;
+  node->stride = stride;
+  node->pad = pad;
+  node->planar_src = planar;
+  expect (t, col, TOL_ELEMENTWISE);
+  expect (t, y, TOL_GEMM);
+  op_test_run (t, 0);
+  op_test_free (t);
+}
+
+static void
+test_conv_patch (void)
+{
+  run_conv_patch (20, 12, 3, 16, 7, 4, 3, TRUE);
+  run_conv_patch (10, 6, 5, 7, 3, 2, 1, FALSE);
+  run_conv_patch (9, 7, 3, 5, 3, 2, 1, FALSE);
+}
+
+static void
+run_rows (LsOpKind op, int n, int c, gboolean in_place, double offset)
+{
+  OpTest *t = op_test_new ();
+  int x = op_tensor (t, n, c);
+  int y = in_place ? x : op_tensor (t, n, c);
+  LsNode *node = ls_graph_add (t->graph, op, "rows");
+  node->src[0] = x;
+  node->nsrc = 1;
+  node->dst = y;
+  node->w = op_weights (t, c, 0.5, 1.5);
+  node->b = op_weights (t, c, -0.5, 0.5);
+  expect (t, y, TOL_ELEMENTWISE);
+  op_test_run (t, offset);
+  op_test_free (t);
+}
+
+static void
+test_layernorm (void)
+{
+  run_rows (LS_OP_LAYERNORM, 33, 45, FALSE, 0);
+  run_rows (LS_OP_LAYERNORM, 7, 300, TRUE, 0);
+  run_rows (LS_OP_LAYERNORM, 5, 64, FALSE, 100);   /* |mean| >> std */
+}
+
+static void
+test_layernorm_gelu (void)
+{
+  run_rows (LS_OP_LAYERNORM_GELU, 20, 130, TRUE, 0);
+  run_rows (LS_OP_LAYERNORM_GELU, 3, 17, FALSE, 0);
+}
+
+static void
+test_dwconv (void)
+{
+  OpTest *t = op_test_new ();
+  int h = 5, w = 7, c = 19;
+  int x = op_tensor (t, h * w, c);
+  int y = op_tensor (t, h * w, c);
+  LsNode *node = ls_graph_add (t->graph, LS_OP_DWCONV3X3_SKIP, "dw");
+  node->src[0] = x;
+  node->nsrc = 1;
+  node->dst = y;
+  node->w = op_weights (t, (gsize) c * 9, -0.5, 0.5);
+  node->b = op_weights (t, c, -0.5, 0.5);
+  node->height = h;
+  node->width = w;
+  expect (t, y, TOL_ELEMENTWISE);
+  op_test_run (t, 0);
+  op_test_free (t);
+}
+
+static void
+run_attn_context (int n, int c)
+{
+  OpTest *t = op_test_new ();
+  int k = op_tensor (t, n, c);
+  int v = op_tensor (t, n, c);
+  int g = op_tensor (t, c, c);
+  LsNode *node = ls_graph_add (t->graph, LS_OP_ATTN_CONTEXT, "context");
+  node->src[0] = k;
+  node->src[1] = v;
+  node->nsrc = 2;
+  node->dst = g;
+  t->ignore[k] = TRUE;      /* the CPU softmaxes K in place, the GPU on load */
+  expect (t, g, TOL_GEMM);
+  op_test_run (t, 0);
+  op_test_free (t);
+}
+
+static void
+test_attn_context (void)
+{
+  run_attn_context (301, 24);
+  run_attn_context (200, 64);
+  run_attn_context (1000, 20);
+}
+
+static void
+run_attn_apply (int n, int c, gboolean accumulate)
+{
+  OpTest *t = op_test_new ();
+  int q = op_tensor (t, n, c);
+  int g = op_tensor (t, c, c);
+  int y = op_tensor (t, n, c);
+  LsNode *node = ls_graph_add (t->graph, LS_OP_ATTN_APPLY, "apply");
+  node->src[0] = q;
+  node->src[1] = g;
+  node->nsrc = 2;
+  node->dst = y;
+  node->accumulate = accumulate;
+  expect (t, q, TOL_ELEMENTWISE);    /* softmaxed in place by both */
+  expect (t, y, TOL_GEMM);
+  op_test_run (t, 0);
+  op_test_free (t);
+}
+
+static void
+test_attn_apply (void)
+{
+  run_attn_apply (77, 24, FALSE);
+  run_attn_apply (50, 33, TRUE);
+  run_attn_apply (64, 64, TRUE);
+}
+
+static void
+run_iscf (int d, int s)
+{
+  OpTest *t = op_test_new ();
+  int ctx[3];
+  for (int i = 0; i < s; i++)
+    ctx[i] = op_tensor (t, d, d);
+  int y = op_tensor (t, d, d);
+  LsNode *node = ls_graph_add (t->graph, LS_OP_ISCF_FUSE, "iscf");
+  for (int i = 0; i < s; i++)
+    node->src[i] = ctx[i];
+  node->nsrc = s;
+  node->dst = y;
+  node->w = op_weights (t, (gsize) s * s, -1, 1);
+  node->b = op_weights (t, s, -1, 1);
+  node->w2 = op_weights (t, (gsize) s * s, -1, 1);
+  node->b2 = op_weights (t, s, -1, 1);
+  node->w3 = op_weights (t, s, -1, 1);
+  node->fparam = 0.25f;
+  expect (t, y, TOL_ELEMENTWISE);
+  op_test_run (t, 0.3);
+  op_test_free (t);
+}
+
+static void
+test_iscf (void)
+{
+  run_iscf (20, 3);
+  run_iscf (70, 2);
+  run_iscf (9, 1);
+}
+
+static void
+run_pixel_shuffle (int h, int w, int c, int p)
+{
+  OpTest *t = op_test_new ();
+  int x = op_tensor (t, h * w, p * p * c);
+  int y = op_tensor (t, h * p * w * p, c);
+  LsNode *node = ls_graph_add (t->graph, LS_OP_PIXEL_SHUFFLE_LN, "shuffle");
+  node->src[0] = x;
+  node->nsrc = 1;
+  node->dst = y;
+  node->w = op_weights (t, c, 0.5, 1.5);
+  node->b = op_weights (t, c, -0.5, 0.5);
+  node->height = h;
+  node->width = w;
+  node->p = p;
+  node->out = c;
+  expect (t, y, TOL_ELEMENTWISE);
+  op_test_run (t, 0);
+  op_test_free (t);
+}
+
+static void
+test_pixel_shuffle_ln (void)
+{
+  run_pixel_shuffle (3, 5, 6, 2);
+  run_pixel_shuffle (2, 3, 9, 4);
+}
+
+static void
+test_project_one (void)
+{
+  OpTest *t = op_test_new ();
+  int x = op_tensor (t, 70, 33);
+  int y = op_tensor (t, 70, 1);
+  LsNode *node = ls_graph_add (t->graph, LS_OP_PROJECT_ONE, "project");
+  node->src[0] = x;
+  node->nsrc = 1;
+  node->dst = y;
+  node->w = op_weights (t, 33, -1, 1);
+  node->fparam = -0.5f;
+  node->in = 33;
+  expect (t, y, TOL_ELEMENTWISE);
+  op_test_run (t, 0);
+  op_test_free (t);
+}
+
+/* ---- whole networks ---------------------------------------------------- */
+
+static const LsConfig tiny_config = {
+  .dims = { 16, 32, 48 }, .layers = { 1, 1, 1 }, .ffn_ratio = 4, .image_size = 64,
+  .input_norm = LS_INPUT_NORM_MINMAX255, .iscf_scales = 3,
+};
+static const LsConfig full_config = {
+  .dims = { 128, 320, 512 }, .layers = { 2, 2, 2 }, .ffn_ratio = 4, .image_size = 224,
+  .input_norm = LS_INPUT_NORM_MINMAX255, .iscf_scales = 3,
+};
+
+static LsEngine *
+engine_new (LsModel *model, LsBackendKind kind, int size)
+{
+  g_autoptr (GError) error = NULL;
+  LsEngineOptions options;
+  ls_engine_options_init (&options);
+  options.backend = kind;
+  options.width = options.height = size;
+  options.threads = 2;
+  LsEngine *engine = ls_engine_new (model, &options, &error);
+  if (!engine)
+    g_error ("engine (%s): %s", kind == LS_BACKEND_VULKAN ? "vulkan" : "cpu", error->message);
+  return engine;
+}
+
+static void
+random_input (float *x, gsize n, guint32 seed)
+{
+  GRand *r = g_rand_new_with_seed (seed);
+  for (gsize i = 0; i < n; i++)
+    x[i] = (float) g_rand_double_range (r, 0, 255);
+  g_rand_free (r);
+}
+
+/* Both backends on one input: max |difference| and mask agreement. */
+static void
+compare_engines (LsEngine *cpu, LsEngine *vk, guint32 seed, double max_abs, double agree)
+{
+  const int w = ls_engine_get_width (cpu), h = ls_engine_get_height (cpu);
+  const gsize n = (gsize) w * h;
+  g_autofree float *input = g_new (float, 3 * n);
+  g_autofree float *a = g_new (float, n);
+  g_autofree float *b = g_new (float, n);
+  g_autoptr (GError) error = NULL;
+  random_input (input, 3 * n, seed);
+  g_assert_true (ls_engine_run_tensor (cpu, input, a, &error));
+  g_assert_true (ls_engine_run_tensor (vk, input, b, &error));
+  double worst = 0;
+  gsize same = 0;
+  for (gsize i = 0; i < n; i++) {
+    g_assert_true (isfinite (b[i]));
+    worst = MAX (worst, fabs ((double) a[i] - b[i]));
+    same += (a[i] > 0) == (b[i] > 0);
+  }
+  g_test_message ("seed %u: max |cpu - vulkan| %.3g, masks agree on %.3f%%", seed, worst,
+                  100.0 * same / n);
+  if (!(worst <= max_abs))
+    g_error ("max |cpu - vulkan| %.3g above %.0e", worst, max_abs);
+  g_assert_cmpfloat ((double) same / n, >=, agree);
+}
+
+static void
+test_tiny_file (void)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("LS_TEST_DATA"), "tiny",
+                                            "model.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LsModel) model = ls_model_load (path, &error);
+  g_assert_no_error (error);
+  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
+  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  g_assert_true (g_str_has_prefix (ls_engine_get_backend_name (vk), "vulkan:"));
+  compare_engines (cpu, vk, 1, 1e-3, 0.999);
+}
+
+static void
+test_tiny_random (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 3);
+  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
+  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  compare_engines (cpu, vk, 2, 1e-3, 0.999);
+  /* a non-square input too */
+  g_autoptr (LsEngine) cpu2 = engine_new (model, LS_BACKEND_CPU, 96);
+  g_autoptr (LsEngine) vk2 = engine_new (model, LS_BACKEND_VULKAN, 96);
+  compare_engines (cpu2, vk2, 3, 1e-3, 0.999);
+}
+
+/* The published configuration with seeded random weights, at 64x64 input:
+ * at 224x224 lavapipe needs minutes for it (32.7 GFLOP at ~1-2 GFLOP/s). */
+static void
+test_full_random (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&full_config, 1);
+  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
+  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  compare_engines (cpu, vk, 4, 1e-2, 0.995);
+}
+
+/* One recorded command buffer replayed on 20 different inputs equals 20
+ * fresh CPU runs. */
+static void
+test_replay (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 5);
+  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
+  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  for (guint32 i = 0; i < 20; i++)
+    compare_engines (cpu, vk, 100 + i, 1e-3, 0.999);
+}
+
+/* The discrete-GPU path (device-local buffers, staging copies recorded
+ * into the command buffer) forced on whatever device this is. */
+static void
+test_staging (void)
+{
+  g_setenv ("LS_VULKAN_STAGING", "1", TRUE);
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 8);
+  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
+  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  g_unsetenv ("LS_VULKAN_STAGING");
+  for (guint32 i = 0; i < 3; i++)
+    compare_engines (cpu, vk, 200 + i, 1e-3, 0.999);
+}
+
+static void
+count_profile (const char *op, double ms, int count, gpointer user_data)
+{
+  g_assert_cmpfloat (ms, >=, 0);
+  g_assert_cmpint (count, >, 0);
+  *(int *) user_data += 1;
+}
+
+static void
+test_profile (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
+  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  g_autofree float *input = g_new0 (float, 3 * 64 * 64);
+  g_autofree float *logits = g_new (float, 64 * 64);
+  g_autoptr (GError) error = NULL;
+  ls_engine_set_profiling (vk, TRUE);
+  g_assert_true (ls_engine_run_tensor (vk, input, logits, &error));
+  int kinds = 0;
+  ls_engine_foreach_profile (vk, count_profile, &kinds);
+  g_assert_cmpint (kinds, ==, LS_OP_N_KINDS);   /* the network uses every op */
+  ls_engine_set_profiling (vk, FALSE);
+  g_assert_true (ls_engine_run_tensor (vk, input, logits, &error));
+}
+
+/* Barriers only where a dispatch depends on an earlier one: independent
+ * dispatches (the K, Q and V projections of one attention) share one. */
+static void
+test_barriers (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 9);
+  g_autoptr (GError) error = NULL;
+  LsGraph *graph = ls_network_build (model, 64, 64, &error);
+  g_assert_no_error (error);
+  LsBackend *vk = vulkan_backend (graph);
+  int dispatches = 0, barriers = 0;
+  ls_vulkan_backend_get_counts (vk, &dispatches, &barriers);
+  g_test_message ("%d dispatches, %d barriers", dispatches, barriers);
+  g_assert_cmpint (barriers, >, 0);
+  g_assert_cmpint (barriers, <, dispatches);
+  vk->klass->free (vk);
+  ls_graph_free (graph);
+}
+
+/* auto takes Vulkan only on a real GPU; backend=vulkan any device. */
+static void
+test_selection (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 7);
+  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  g_autoptr (LsEngine) automatic = engine_new (model, LS_BACKEND_AUTO, 64);
+  const char *name = ls_engine_get_backend_name (automatic);
+  g_test_message ("vulkan: %s; auto: %s", ls_engine_get_backend_name (vk), name);
+  gboolean cpu_device = strstr (ls_engine_get_backend_name (vk), "llvmpipe") != NULL;
+  if (cpu_device)
+    g_assert_cmpstr (name, ==, "cpu");
+
+  g_autoptr (GError) error = NULL;
+  LsEngineOptions options;
+  ls_engine_options_init (&options);
+  options.backend = LS_BACKEND_VULKAN;
+  options.device = 99;
+  LsEngine *none = ls_engine_new (model, &options, &error);
+  g_assert_null (none);
+  g_assert_error (error, LS_ERROR, LS_ERROR_BACKEND);
+  g_assert_nonnull (strstr (error->message, "device index 99"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/vulkan/op/linear", test_linear);
+  g_test_add_func ("/vulkan/op/linear-tiles", test_linear_tiles);
+  g_test_add_func ("/vulkan/op/linear-reg", test_linear_reg);
+  g_test_add_func ("/vulkan/op/attn-kernels", test_attn_kernels);
+  g_test_add_func ("/vulkan/op/conv-patch", test_conv_patch);
+  g_test_add_func ("/vulkan/op/layernorm", test_layernorm);
+  g_test_add_func ("/vulkan/op/layernorm-gelu", test_layernorm_gelu);
+  g_test_add_func ("/vulkan/op/dwconv3x3-skip", test_dwconv);
+  g_test_add_func ("/vulkan/op/attn-context", test_attn_context);
+  g_test_add_func ("/vulkan/op/attn-apply", test_attn_apply);
+  g_test_add_func ("/vulkan/op/iscf-fuse", test_iscf);
+  g_test_add_func ("/vulkan/op/pixel-shuffle-ln", test_pixel_shuffle_ln);
+  g_test_add_func ("/vulkan/op/project-one", test_project_one);
+  g_test_add_func ("/vulkan/net/tiny-file", test_tiny_file);
+  g_test_add_func ("/vulkan/net/tiny-random", test_tiny_random);
+  g_test_add_func ("/vulkan/net/replay", test_replay);
+  g_test_add_func ("/vulkan/net/staging", test_staging);
+  g_test_add_func ("/vulkan/net/profile", test_profile);
+  g_test_add_func ("/vulkan/net/barriers", test_barriers);
+  g_test_add_func ("/vulkan/net/selection", test_selection);
+  g_test_add_func ("/vulkan/net/full-random-64", test_full_random);
+  return g_test_run ();
+}
+#endif
