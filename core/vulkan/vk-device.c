@@ -86,10 +86,16 @@ read_coopmat (LsVkDevice *dev, LsVkCaps *caps)
   caps->coopmat = FALSE;
 #ifdef LS_HAVE_NV_COOPMAT
   if (!caps->nv_coopmat || !caps->fp16_arithmetic || caps->subgroup_size != 32
-      || !has_extension (dev->physical, "VK_KHR_shader_float16_int8"))
+      || !has_extension (dev->physical, "VK_KHR_shader_float16_int8")
+      || !has_extension (dev->physical, "VK_KHR_vulkan_memory_model"))
     return;
+  /* glslang emits the Vulkan memory model for GL_NV_cooperative_matrix */
+  VkPhysicalDeviceVulkanMemoryModelFeaturesKHR memory_model = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR,
+  };
   VkPhysicalDeviceCooperativeMatrixFeaturesNV feat = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+    .pNext = &memory_model,
   };
   VkPhysicalDeviceFeatures2 feat2 = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &feat,
@@ -98,7 +104,7 @@ read_coopmat (LsVkDevice *dev, LsVkCaps *caps)
   PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get_props =
       (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
       vkGetInstanceProcAddr (dev->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
-  if (!feat.cooperativeMatrix || !get_props)
+  if (!feat.cooperativeMatrix || !memory_model.vulkanMemoryModel || !get_props)
     return;
   uint32_t n = 0;
   if (get_props (dev->physical, &n, NULL) != VK_SUCCESS || n == 0)
@@ -327,12 +333,14 @@ pick_physical (LsVkDevice *dev, int index, gboolean gpu_only, GError **error)
 }
 
 LsVkDevice *
-ls_vk_device_new (int index, gboolean gpu_only, GError **error)
+ls_vk_device_new (int index, gboolean gpu_only, gboolean allow_coopmat, GError **error)
 {
   LsVkDevice *dev = g_new0 (LsVkDevice, 1);
   if (!create_instance (dev, error) || !pick_physical (dev, index, gpu_only, error))
     goto fail;
   read_caps (dev);
+  if (!allow_coopmat)
+    dev->caps.coopmat = FALSE;
   if (!check_caps (&dev->caps, error))
     goto fail;
 
@@ -342,15 +350,21 @@ ls_vk_device_new (int index, gboolean gpu_only, GError **error)
     .queueFamilyIndex = dev->queue_family, .queueCount = 1, .pQueuePriorities = &priority,
   };
   /* the cooperative-matrix GEMM's extensions and features, only when used */
+  VkPhysicalDeviceVulkanMemoryModelFeaturesKHR memory_model_feat = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR,
+    .vulkanMemoryModel = VK_TRUE,
+  };
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat_feat = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
-    .cooperativeMatrix = VK_TRUE,
+    .pNext = &memory_model_feat, .cooperativeMatrix = VK_TRUE,
   };
   VkPhysicalDeviceShaderFloat16Int8FeaturesKHR f16_feat = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR,
     .pNext = &coopmat_feat, .shaderFloat16 = VK_TRUE,
   };
-  const char *const coopmat_ext[] = { "VK_NV_cooperative_matrix", "VK_KHR_shader_float16_int8" };
+  const char *const coopmat_ext[] = {
+    "VK_NV_cooperative_matrix", "VK_KHR_shader_float16_int8", "VK_KHR_vulkan_memory_model",
+  };
   const VkDeviceCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
     .pNext = dev->caps.coopmat ? &f16_feat : NULL,

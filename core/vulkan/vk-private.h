@@ -55,8 +55,10 @@ typedef struct {
 } LsVkDevice;
 
 /* @index >= 0 picks that device; -1 the best (discrete > integrated >
- * virtual > CPU). With @gpu_only a CPU device (lavapipe) is refused. */
-LsVkDevice *ls_vk_device_new  (int index, gboolean gpu_only, GError **error);
+ * virtual > CPU). With @gpu_only a CPU device (lavapipe) is refused.
+ * Without @allow_coopmat caps.coopmat stays FALSE. */
+LsVkDevice *ls_vk_device_new  (int index, gboolean gpu_only, gboolean allow_coopmat,
+                               GError **error);
 void        ls_vk_device_free (LsVkDevice *dev);
 gboolean    ls_vk_check       (VkResult result, const char *what, GError **error);
 const char *ls_vk_device_type_name (VkPhysicalDeviceType type);

@@ -223,16 +223,29 @@ static const LsBackendClass vulkan_class = {
   .free = vulkan_free,
 };
 
-LsBackend *
-ls_vulkan_backend_new (const LsGraph *graph, int device, gboolean gpu_only, GError **error)
+static LsBackend *
+backend_new (const LsGraph *graph, int device, gboolean gpu_only, gboolean allow_coopmat,
+             GError **error)
 {
   LsVulkanBackend *self = g_new0 (LsVulkanBackend, 1);
   self->parent.klass = &vulkan_class;
   self->parent.graph = graph;
-  self->dev = ls_vk_device_new (device, gpu_only, error);
-  if (!self->dev || !vulkan_setup (self, error)) {
-    vulkan_free (&self->parent);
-    return NULL;
+  self->dev = ls_vk_device_new (device, gpu_only, allow_coopmat, error);
+  if (!self->dev)
+    goto fail;
+  GError *local = NULL;
+  if (!vulkan_setup (self, &local)) {
+    /* a driver that refuses the cooperative-matrix pipelines: the fp32
+     * kernels instead, on a device opened without those extensions */
+    if (self->plan.gemm_count[LS_VK_GEMM_COOPMAT] && allow_coopmat) {
+      g_warning ("vulkan: cooperative-matrix GEMM unavailable (%s); using fp32 GEMMs",
+                 local->message);
+      g_error_free (local);
+      vulkan_free (&self->parent);
+      return backend_new (graph, device, gpu_only, FALSE, error);
+    }
+    g_propagate_error (error, local);
+    goto fail;
   }
   self->name = g_strdup_printf ("vulkan:%s", self->dev->caps.name);
   /* which GEMM kernels run: shown by bench (--check-cpu runs with
@@ -253,6 +266,16 @@ ls_vulkan_backend_new (const LsGraph *graph, int device, gboolean gpu_only, GErr
            self->plan.weight_bytes / 1e6, graph->arena_floats * 4 / 1e6,
            self->plan.scratch_bytes / 1e6);
   return &self->parent;
+
+fail:
+  vulkan_free (&self->parent);
+  return NULL;
+}
+
+LsBackend *
+ls_vulkan_backend_new (const LsGraph *graph, int device, gboolean gpu_only, GError **error)
+{
+  return backend_new (graph, device, gpu_only, TRUE, error);
 }
 
 const char *

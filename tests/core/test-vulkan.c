@@ -290,15 +290,35 @@ test_linear_reg (void)
   g_unsetenv ("LS_VULKAN_GEMM");
 }
 
+/* The cooperative-matrix kernel (fp16 inputs): where the device and the
+ * build offer it; elsewhere (lavapipe) LS_VULKAN_GEMM=coopmat falls back
+ * to the reg kernel and this repeats its checks. */
+static void
+test_linear_coopmat (void)
+{
+  static const char *tiles[] = { "0", "1", "2", "3" };
+  g_setenv ("LS_VULKAN_GEMM", "coopmat", TRUE);
+  for (guint a = 0; a < G_N_ELEMENTS (tiles); a++) {
+    g_setenv ("LS_VULKAN_GEMM_TILE", tiles[a], TRUE);
+    for (guint c = 0; c < G_N_ELEMENTS (reg_cases); c++)
+      run_linear (&reg_cases[c]);
+  }
+  g_setenv ("LS_VULKAN_SPLIT_K", "3", TRUE);
+  run_linear (&reg_cases[3]);
+  g_unsetenv ("LS_VULKAN_SPLIT_K");
+  g_unsetenv ("LS_VULKAN_GEMM_TILE");
+  g_unsetenv ("LS_VULKAN_GEMM");
+}
+
 static void run_attn_context (int n, int c);
 static void run_attn_apply (int n, int c, gboolean accumulate);
 
 /* The attention GEMMs (softmax on load, transposed A, split-K) on each
- * fp32 kernel. */
+ * kernel (coopmat where the device has it, else reg again). */
 static void
 test_attn_kernels (void)
 {
-  static const char *kernels[] = { "tiled", "reg" };
+  static const char *kernels[] = { "tiled", "reg", "coopmat" };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
     g_setenv ("LS_VULKAN_GEMM", kernels[i], TRUE);
     run_attn_context (301, 24);
@@ -734,6 +754,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/op/linear", test_linear);
   g_test_add_func ("/vulkan/op/linear-tiles", test_linear_tiles);
   g_test_add_func ("/vulkan/op/linear-reg", test_linear_reg);
+  g_test_add_func ("/vulkan/op/linear-coopmat", test_linear_coopmat);
   g_test_add_func ("/vulkan/op/attn-kernels", test_attn_kernels);
   g_test_add_func ("/vulkan/op/conv-patch", test_conv_patch);
   g_test_add_func ("/vulkan/op/layernorm", test_layernorm);
