@@ -1188,6 +1188,9 @@ gst_derm_src_finalize (GObject *object)
 static void
 gst_derm_src_class_init (GstDermSrcClass *klass)
 {
+  /* register the ground-truth meta with the element, so that applications
+   * (and lesionseg) find it by name without linking this plugin */
+  gst_derm_truth_meta_get_info ();
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);

@@ -7,12 +7,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#define _GNU_SOURCE   /* dladdr */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
-#include <dlfcn.h>
 #include <stdio.h>
 #include <math.h>
 #include <string.h>
@@ -790,23 +788,16 @@ test_meta_videoscale (void)
 
 /* ---- the bus message --------------------------------------------------------- */
 
-/* The ground-truth meta belongs to dermsrc, in the same plugin: reach its
- * registration through the plugin module rather than linking it. */
+/* The ground-truth meta belongs to dermsrc, in the same plugin; creating a
+ * dermsrc registers it, and the test reaches it by name without linking. */
 static const GstMetaInfo *
 truth_meta_info (void)
 {
+  GstElement *src = gst_element_factory_make ("dermsrc", NULL);
+  g_assert_nonnull (src);
+  gst_object_unref (src);
   const GstMetaInfo *info = gst_meta_get_info ("GstDermTruthMeta");
-  if (info)
-    return info;
-  GstPlugin *plugin = gst_plugin_load_by_name ("lesionseg");
-  if (plugin == NULL)
-    return NULL;
-  void *module = dlopen (gst_plugin_get_filename (plugin), RTLD_NOW | RTLD_LOCAL);
-  gst_object_unref (plugin);
-  void *fn = module ? dlsym (module, "gst_derm_truth_meta_get_info") : NULL;
-  if (fn)
-    info = ((const GstMetaInfo *(*) (void)) fn) ();
-  /* the module stays open: the meta's functions live in it */
+  g_assert_nonnull (info);
   return info;
 }
 
@@ -954,19 +945,6 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  /* The test environment empties the system plugin path so that no
-   * installed lesionseg shadows the build tree's; videotestsrc, videoscale
-   * and fakesink are still needed, so point it at GStreamer's own plugin
-   * directory, next to libgstreamer (LIBDIR/gstreamer-1.0). */
-  const gchar *sys = g_getenv ("GST_PLUGIN_SYSTEM_PATH_1_0");
-  Dl_info dl;
-  if (sys && !*sys && dladdr ((void *) gst_init, &dl) && dl.dli_fname) {
-    gchar *libdir = g_path_get_dirname (dl.dli_fname);
-    gchar *dir = g_build_filename (libdir, "gstreamer-1.0", NULL);
-    g_setenv ("GST_PLUGIN_SYSTEM_PATH_1_0", dir, TRUE);
-    g_free (dir);
-    g_free (libdir);
-  }
   gst_init (&argc, &argv);
 
   const gchar *data = g_getenv ("LS_TEST_DATA");
