@@ -338,38 +338,3 @@ ls_network_build (const LsModel *model, int width, int height, GError **error)
   ls_graph_plan (bld.graph);
   return bld.graph;
 }
-
-double
-ls_network_flops (const LsConfig *cfg, int width, int height)
-{
-  const int *d = cfg->dims;
-  const double r = cfg->ffn_ratio;
-  double n[3] = {
-    (double) (width / 4) * (height / 4),
-    (double) (width / 8) * (height / 8),
-    (double) (width / 16) * (height / 16),
-  };
-  static const int kernel[3] = { 7, 3, 3 };
-  double f = 0;
-
-  for (int s = 0; s < 3; s++) {
-    double c = d[s], cin = s == 0 ? 3 : d[s - 1];
-    f += 2 * n[s] * cin * kernel[s] * kernel[s] * c;             /* patch embedding */
-    double block = 2 * n[s] * c * c * 4                          /* k, q, v, reprojection */
-                 + 2 * 2 * n[s] * c * c                           /* context, apply */
-                 + 2 * (2 * n[s] * c * r * c * 2                  /* fc1, fc2 */
-                        + 2 * 9 * n[s] * r * c);                  /* depthwise 3x3 */
-    f += cfg->layers[s] * block;
-  }
-  for (int s = 3 - cfg->iscf_scales; s < 3; s++) {
-    double c3 = d[2];
-    if (s < 2)
-      f += 2 * 2 * n[s] * d[s] * c3;                              /* map, revmap */
-    f += 2 * n[s] * c3 * c3 * 3 + 2 * 2 * n[s] * c3 * c3;         /* k, q, v, context, apply */
-  }
-  f += 2 * n[2] * d[2] * 2 * d[2];                                /* decoder_2 expand */
-  f += 2 * n[1] * (d[2] / 2.0 * d[1] + 2.0 * d[1] * d[1] + d[1] * 2.0 * d[1]);
-  f += 2 * n[0] * (d[1] / 2.0 * d[0] + 2.0 * d[0] * d[0] + d[0] * 16.0 * d[0]);
-  f += 2 * (double) width * height * d[0];                        /* last 1x1 conv */
-  return f;
-}
