@@ -37,13 +37,14 @@
 #endif
 
 #include "gstlesionseg.h"
-#include "gstlesionsegmeta.h"
-#include "gstdermtruthmeta.h"
+#include "lesionseg-input.h"
+#include "lesionseg-report.h"
+#include "lesionseg-worker.h"
 
-#include <math.h>
 #include <string.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_lesion_seg_debug);
+/* Not static: the worker logs and posts errors under the same category. */
+GST_DEBUG_CATEGORY (gst_lesion_seg_debug);
 #define GST_CAT_DEFAULT gst_lesion_seg_debug
 
 #define MODEL_NAME "lesionseg-small.safetensors"
@@ -99,6 +100,15 @@ GST_ELEMENT_REGISTER_DEFINE (lesionseg, "lesionseg", GST_RANK_NONE, GST_TYPE_LES
 
 /* ---- enums ------------------------------------------------------------ */
 
+/* The three enum types differ only in their name and values. */
+static GType
+register_enum_once (GType *type, const gchar *name, const GEnumValue *values)
+{
+  if (g_once_init_enter (type))
+    g_once_init_leave (type, g_enum_register_static (name, values));
+  return *type;
+}
+
 #define GST_TYPE_LESION_SEG_MODE (gst_lesion_seg_mode_get_type ())
 static GType
 gst_lesion_seg_mode_get_type (void)
@@ -110,9 +120,7 @@ gst_lesion_seg_mode_get_type (void)
     { GST_LESION_SEG_MODE_ASYNC, "Frames carry the newest finished mask; never wait", "async" },
     { 0, NULL, NULL },
   };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstLesionSegMode", values));
-  return type;
+  return register_enum_once (&type, "GstLesionSegMode", values);
 }
 
 #define GST_TYPE_LESION_SEG_OVERLAY (gst_lesion_seg_overlay_get_type ())
@@ -127,9 +135,7 @@ gst_lesion_seg_overlay_get_type (void)
     { GST_LESION_SEG_OVERLAY_BOTH, "Fill and outline the mask", "both" },
     { 0, NULL, NULL },
   };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstLesionSegOverlay", values));
-  return type;
+  return register_enum_once (&type, "GstLesionSegOverlay", values);
 }
 
 #define GST_TYPE_LESION_SEG_BACKEND (gst_lesion_seg_backend_get_type ())
@@ -143,74 +149,7 @@ gst_lesion_seg_backend_get_type (void)
     { LS_BACKEND_VULKAN, "Vulkan compute (an error when unavailable)", "vulkan" },
     { 0, NULL, NULL },
   };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstLesionSegBackend", values));
-  return type;
-}
-
-/* ---- jobs and results ------------------------------------------------- */
-
-/* One frame on its way to the network: its ROI as the network's input, the
- * settings it was taken with, and its ground truth when it had one. */
-struct _LsegJob {
-  guint64 seq;
-  GstClockTime pts, stream_time, running_time;
-  int frame_width, frame_height;
-  LsRect roi;
-  float *tensor;
-  guint8 *truth;           /* frame_width x frame_height, compact */
-  gsize truth_size;
-  gboolean has_truth;
-  float threshold, smoothing;
-  gboolean cleanup, message;
-  int contour_width;
-  double pixels_per_mm;
-};
-
-/* A finished mask, shared by every frame that shows it. Immutable once
- * published. */
-struct _LsegResult {
-  guint64 seq;
-  GstClockTime pts;
-  int frame_width, frame_height;
-  LsRect roi;
-  GBytes *mask_net;
-  int net_width, net_height;
-  LsegClassMap map;
-  GstLesionSegMeasurements m;
-  float threshold;
-  const char *backend;
-};
-
-static void
-job_free (LsegJob *job)
-{
-  if (job == NULL)
-    return;
-  g_free (job->tensor);
-  g_free (job->truth);
-  g_free (job);
-}
-
-static void
-result_clear (gpointer data)
-{
-  LsegResult *r = data;
-  g_clear_pointer (&r->mask_net, g_bytes_unref);
-  lseg_class_map_clear (&r->map);
-}
-
-static LsegResult *
-result_ref (LsegResult *r)
-{
-  return r ? g_atomic_rc_box_acquire (r) : NULL;
-}
-
-static void
-result_unref (LsegResult *r)
-{
-  if (r)
-    g_atomic_rc_box_release_full (r, result_clear);
+  return register_enum_once (&type, "GstLesionSegBackend", values);
 }
 
 /* ---- properties ------------------------------------------------------- */
@@ -404,209 +343,6 @@ gst_lesion_seg_get_property (GObject *object, guint prop_id, GValue *value,
   GST_OBJECT_UNLOCK (self);
 }
 
-/* ---- the network's side: tensor in, result out ----------------------- */
-
-static void
-intersect_truth (const LsegJob *job, const guint8 *mask, gint64 area,
-                 GstLesionSegMeasurements *m)
-{
-  const int fw = job->frame_width;
-  gint64 truth = 0, inter = 0;
-  for (int y = 0; y < job->frame_height; y++) {
-    const guint8 *t = job->truth + (gsize) y * fw;
-    for (int x = 0; x < fw; x++)
-      truth += t[x] != 0;
-  }
-  for (int y = 0; y < job->roi.height; y++) {
-    const guint8 *t = job->truth + (gsize) (job->roi.y + y) * fw + job->roi.x;
-    const guint8 *k = mask + (gsize) y * job->roi.width;
-    for (int x = 0; x < job->roi.width; x++)
-      inter += (t[x] != 0) & (k[x] != 0);
-  }
-  const gint64 uni = area + truth - inter;
-  m->has_truth = TRUE;
-  m->dice = area + truth > 0 ? 2.0 * inter / (double) (area + truth) : 1.0;
-  m->iou = uni > 0 ? (double) inter / (double) uni : 1.0;
-}
-
-static void
-post_measurements (GstLesionSeg *self, const LsegJob *job, const LsegResult *r)
-{
-  const GstLesionSegMeasurements *m = &r->m;
-  GstStructure *s = gst_structure_new ("lesionseg",
-      "timestamp", G_TYPE_UINT64, job->pts,
-      "stream-time", G_TYPE_UINT64, job->stream_time,
-      "running-time", G_TYPE_UINT64, job->running_time,
-      "area-px", G_TYPE_INT64, m->area_px,
-      "area-fraction", G_TYPE_DOUBLE, m->area_fraction, NULL);
-  if (job->pixels_per_mm > 0)
-    gst_structure_set (s, "area-mm2", G_TYPE_DOUBLE, m->area_mm2, NULL);
-  gst_structure_set (s,
-      "bbox-x", G_TYPE_INT, m->bbox_x,
-      "bbox-y", G_TYPE_INT, m->bbox_y,
-      "bbox-width", G_TYPE_INT, m->bbox_width,
-      "bbox-height", G_TYPE_INT, m->bbox_height,
-      "centroid-x", G_TYPE_DOUBLE, m->centroid_x,
-      "centroid-y", G_TYPE_DOUBLE, m->centroid_y,
-      "max-diameter", G_TYPE_DOUBLE, m->max_diameter,
-      "mean-probability", G_TYPE_DOUBLE, m->mean_probability,
-      "asymmetry", G_TYPE_DOUBLE, m->asymmetry,
-      "border-irregularity", G_TYPE_DOUBLE, m->border_irregularity,
-      "inference-ms", G_TYPE_DOUBLE, m->inference_ms,
-      "backend", G_TYPE_STRING, r->backend, NULL);
-  if (m->has_truth)
-    gst_structure_set (s, "dice", G_TYPE_DOUBLE, m->dice, "iou", G_TYPE_DOUBLE, m->iou, NULL);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
-}
-
-/* Runs on the worker in async mode, on the streaming thread in sync mode;
- * never both at once. Probability map -> smoothing -> threshold at ROI size
- * (bilinear, only inside the box that can reach the threshold) -> cleanup
- * -> measurements -> class map for the overlay. */
-static LsegResult *
-process_job (GstLesionSeg *self, const LsegJob *job, GError **error)
-{
-  const int nw = self->net_width, nh = self->net_height;
-  const gsize n = (gsize) nw * nh;
-
-  const gint64 t0 = g_get_monotonic_time ();
-  if (!ls_engine_run_tensor (self->engine, job->tensor, self->logits, error))
-    return NULL;
-  const double ms = (g_get_monotonic_time () - t0) / 1000.0;
-
-  for (gsize i = 0; i < n; i++)
-    self->prob[i] = 1.0f / (1.0f + expf (-self->logits[i]));
-
-  /* The average only means something over the same region of the same
-   * frame size; anything else starts it afresh. */
-  const gboolean same = self->ema_valid && memcmp (&self->ema_roi, &job->roi, sizeof job->roi) == 0;
-  if (job->smoothing > 0 && same) {
-    const float s = job->smoothing;
-    for (gsize i = 0; i < n; i++)
-      self->ema[i] = s * self->ema[i] + (1.0f - s) * self->prob[i];
-  } else {
-    memcpy (self->ema, self->prob, n * sizeof (float));
-  }
-  self->ema_roi = job->roi;
-  self->ema_valid = TRUE;
-  const float *p = self->ema;
-
-  const int rw = job->roi.width, rh = job->roi.height;
-  const gsize rsize = (gsize) rw * rh;
-  if (self->roi_mask_size < rsize) {
-    g_free (self->roi_mask);
-    self->roi_mask = g_malloc (rsize);
-    self->roi_mask_size = rsize;
-  }
-  guint8 *mask = self->roi_mask;
-  ls_mask_from_prob (p, nw, nh, job->threshold, mask, rw, rh, rw);
-  if (job->cleanup)
-    ls_mask_cleanup (mask, rw, rh, rw, LS_CLEANUP_FILL_HOLES | LS_CLEANUP_LARGEST_REGION);
-  LsMeasurements lm;
-  LsShapeMeasurements shape;
-  ls_mask_measure (mask, rw, rh, rw, p, nw, nh, &lm);
-  ls_mask_measure_shape (mask, rw, rh, rw, &shape);
-
-  guint8 *net = g_malloc (n);
-  for (gsize i = 0; i < n; i++)
-    net[i] = p[i] >= job->threshold ? 255 : 0;
-  if (job->cleanup)
-    ls_mask_cleanup (net, nw, nh, nw, LS_CLEANUP_FILL_HOLES | LS_CLEANUP_LARGEST_REGION);
-
-  LsegResult *r = g_atomic_rc_box_new0 (LsegResult);
-  r->seq = job->seq;
-  r->pts = job->pts;
-  r->frame_width = job->frame_width;
-  r->frame_height = job->frame_height;
-  r->roi = job->roi;
-  r->mask_net = g_bytes_new_take (net, n);
-  r->net_width = nw;
-  r->net_height = nh;
-  r->threshold = job->threshold;
-  r->backend = g_intern_string (ls_engine_get_backend_name (self->engine));
-  lseg_class_map_build (&r->map, mask, rw, job->roi.x, job->roi.y, lm.bbox_x, lm.bbox_y,
-                        lm.bbox_width, lm.bbox_height, job->contour_width);
-
-  GstLesionSegMeasurements *m = &r->m;
-  m->area_px = lm.area;
-  m->area_fraction = (double) lm.area / (double) rsize;
-  if (job->pixels_per_mm > 0)
-    m->area_mm2 = lm.area / (job->pixels_per_mm * job->pixels_per_mm);
-  if (lm.area > 0) {
-    m->bbox_x = lm.bbox_x + job->roi.x;
-    m->bbox_y = lm.bbox_y + job->roi.y;
-    m->bbox_width = lm.bbox_width;
-    m->bbox_height = lm.bbox_height;
-    m->centroid_x = lm.centroid_x + job->roi.x;
-    m->centroid_y = lm.centroid_y + job->roi.y;
-  }
-  m->max_diameter = shape.max_diameter;
-  m->mean_probability = lm.mean_probability;
-  m->asymmetry = shape.asymmetry;
-  m->border_irregularity = shape.border_irregularity;
-  m->inference_ms = ms;
-  if (job->has_truth)
-    intersect_truth (job, mask, lm.area, m);
-
-  GST_OBJECT_LOCK (self);
-  self->inference_ms = ms;
-  GST_OBJECT_UNLOCK (self);
-
-  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %.2f ms network, %.2f ms in all, "
-                  "area %" G_GINT64_FORMAT, job->seq, ms,
-                  (g_get_monotonic_time () - t0) / 1000.0, lm.area);
-  if (job->message)
-    post_measurements (self, job, r);
-  return r;
-}
-
-static void
-publish (GstLesionSeg *self, LsegResult *r)
-{
-  LsegResult *old = self->latest;
-  self->latest = r;
-  result_unref (old);
-}
-
-static gpointer
-worker_main (gpointer data)
-{
-  GstLesionSeg *self = data;
-
-  g_mutex_lock (&self->lock);
-  for (;;) {
-    while (!self->stopping && self->pending == NULL)
-      g_cond_wait (&self->cond, &self->lock);
-    if (self->stopping)
-      break;
-    LsegJob *job = self->pending;
-    self->pending = NULL;
-    self->busy = TRUE;
-    g_mutex_unlock (&self->lock);
-
-    GError *error = NULL;
-    LsegResult *r = process_job (self, job, &error);
-    if (r == NULL) {
-      GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
-                         ("Lesion segmentation failed: %s", error->message), (NULL));
-      g_clear_error (&error);
-    }
-
-    g_mutex_lock (&self->lock);
-    self->busy = FALSE;
-    if (r)
-      publish (self, r);
-    else
-      self->failed = TRUE;
-    if (self->spare == NULL)
-      self->spare = job;
-    else
-      job_free (job);
-    g_cond_broadcast (&self->cond);
-  }
-  g_mutex_unlock (&self->lock);
-  return NULL;
-}
 
 /* ---- start / stop ----------------------------------------------------- */
 
@@ -698,32 +434,12 @@ gst_lesion_seg_start (GstBaseTransform *trans)
   self->engine = engine;
   self->net_width = ls_engine_get_width (engine);
   self->net_height = ls_engine_get_height (engine);
-  const gsize n = (gsize) self->net_width * self->net_height;
-  self->prob = g_new (float, n);
-  self->ema = g_new (float, n);
-  self->logits = g_new (float, n);
-  self->ema_valid = FALSE;
   self->frame_count = 0;
   self->mode_resolved = FALSE;
-  self->failed = FALSE;
-  self->stopping = FALSE;
-  self->replaced = 0;
 
-  /* Two runs on a blank input: first-run costs (page faults, thread pool)
-   * stay out of the stream, and the second gives sync mode a latency to
-   * report. */
-  float *blank = g_new0 (float, 3 * n);
-  gboolean ok = ls_engine_run_tensor (engine, blank, self->logits, &error);
-  const gint64 t0 = g_get_monotonic_time ();
-  ok = ok && ls_engine_run_tensor (engine, blank, self->logits, &error);
-  const double ms = (g_get_monotonic_time () - t0) / 1000.0;
-  g_free (blank);
-  if (!ok) {
-    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s", error->message),
-                       (NULL));
-    g_error_free (error);
+  double ms;
+  if (!lseg_worker_start (self, &ms))
     return FALSE;   /* stop () frees what start () made */
-  }
 
   GST_OBJECT_LOCK (self);
   g_free (self->active_backend);
@@ -734,8 +450,6 @@ gst_lesion_seg_start (GstBaseTransform *trans)
   self->reported_latency = (GstClockTime) (ms * 1.25 * GST_MSECOND);
   GST_INFO_OBJECT (self, "backend %s, network %dx%d, %.2f ms a frame",
                    ls_engine_get_backend_name (engine), self->net_width, self->net_height, ms);
-
-  self->worker = g_thread_new ("lesionseg-worker", worker_main, self);
   return TRUE;
 }
 
@@ -744,122 +458,17 @@ gst_lesion_seg_stop (GstBaseTransform *trans)
 {
   GstLesionSeg *self = GST_LESION_SEG (trans);
 
-  if (self->worker) {
-    g_mutex_lock (&self->lock);
-    self->stopping = TRUE;
-    g_cond_broadcast (&self->cond);
-    g_mutex_unlock (&self->lock);
-    g_thread_join (self->worker);
-    self->worker = NULL;
-  }
-  GST_DEBUG_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
-                    " replaced before the network took them", self->frame_count, self->replaced);
-
-  g_clear_pointer (&self->pending, job_free);
-  g_clear_pointer (&self->spare, job_free);
-  g_clear_pointer (&self->latest, result_unref);
-  g_clear_pointer (&self->redraw_for, result_unref);
+  lseg_worker_stop (self);
+  g_clear_pointer (&self->redraw_for, lseg_result_unref);
   lseg_class_map_clear (&self->redraw);
   g_clear_pointer (&self->engine, ls_engine_free);
   g_clear_pointer (&self->model, ls_model_unref);
-  g_clear_pointer (&self->prob, g_free);
-  g_clear_pointer (&self->ema, g_free);
-  g_clear_pointer (&self->logits, g_free);
-  g_clear_pointer (&self->roi_mask, g_free);
-  self->roi_mask_size = 0;
   g_clear_pointer (&self->rgb, g_free);
   self->rgb_size = 0;
   return TRUE;
 }
 
 /* ---- the streaming thread --------------------------------------------- */
-
-static LsPixelFormat
-packed_format (GstVideoFormat format)
-{
-  switch (format) {
-  case GST_VIDEO_FORMAT_RGBx: return LS_PIXEL_RGBX;
-  case GST_VIDEO_FORMAT_BGRx: return LS_PIXEL_BGRX;
-  case GST_VIDEO_FORMAT_xRGB: return LS_PIXEL_XRGB;
-  case GST_VIDEO_FORMAT_xBGR: return LS_PIXEL_XBGR;
-  case GST_VIDEO_FORMAT_RGBA: return LS_PIXEL_RGBA;
-  case GST_VIDEO_FORMAT_BGRA: return LS_PIXEL_BGRA;
-  case GST_VIDEO_FORMAT_ARGB: return LS_PIXEL_ARGB;
-  case GST_VIDEO_FORMAT_ABGR: return LS_PIXEL_ABGR;
-  case GST_VIDEO_FORMAT_RGB: return LS_PIXEL_RGB;
-  case GST_VIDEO_FORMAT_BGR: return LS_PIXEL_BGR;
-  default: return (LsPixelFormat) -1;
-  }
-}
-
-/* The ROI property on this frame: clipped to it, the whole frame when unset
- * or outside. */
-static LsRect
-frame_roi (const gint roi[4], int width, int height)
-{
-  LsRect r = { 0, 0, width, height };
-  if (roi[2] <= 0 || roi[3] <= 0)
-    return r;
-  const int x0 = CLAMP (roi[0], 0, width), y0 = CLAMP (roi[1], 0, height);
-  const int x1 = CLAMP ((gint64) roi[0] + roi[2], 0, width);
-  const int y1 = CLAMP ((gint64) roi[1] + roi[3], 0, height);
-  if (x1 - x0 < 1 || y1 - y0 < 1)
-    return r;
-  return (LsRect) { x0, y0, x1 - x0, y1 - y0 };
-}
-
-/* The frame's ROI into the network's input. Packed RGB goes straight to
- * ls_image_to_tensor; YUV is sampled into RGB at no more than twice the
- * network's size first (the area average then does the rest), so a 1080p
- * frame costs a few hundred thousand pixel conversions, not two million. */
-static gboolean
-fill_tensor (GstLesionSeg *self, GstVideoFrame *frame, LsegJob *job, GError **error)
-{
-  const LsInputNorm norm = ls_model_get_config (self->model)->input_norm;
-  const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT (frame);
-  if (format != GST_VIDEO_FORMAT_I420 && format != GST_VIDEO_FORMAT_NV12) {
-    const LsImage image = {
-      GST_VIDEO_FRAME_PLANE_DATA (frame, 0), GST_VIDEO_FRAME_WIDTH (frame),
-      GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0),
-      packed_format (format),
-    };
-    return ls_image_to_tensor (&image, &job->roi, norm, self->net_width, self->net_height,
-                               job->tensor, error);
-  }
-
-  const int w = MIN (job->roi.width, 2 * self->net_width);
-  const int h = MIN (job->roi.height, 2 * self->net_height);
-  const gsize size = (gsize) w * 3 * h;
-  if (self->rgb_size < size) {
-    g_free (self->rgb);
-    self->rgb = g_malloc (size);
-    self->rgb_size = size;
-  }
-  const GstVideoRectangle roi = { job->roi.x, job->roi.y, job->roi.width, job->roi.height };
-  lseg_yuv_roi_to_rgb (frame, &roi, self->rgb, w, h, w * 3);
-  const LsImage image = { self->rgb, w, h, w * 3, LS_PIXEL_RGB };
-  return ls_image_to_tensor (&image, NULL, norm, self->net_width, self->net_height,
-                             job->tensor, error);
-}
-
-static void
-copy_truth (GstBuffer *buffer, LsegJob *job)
-{
-  job->has_truth = FALSE;
-  GstDermTruthMeta *t = gst_buffer_get_derm_truth_meta (buffer);
-  if (t == NULL || t->mask == NULL || t->width != job->frame_width
-      || t->height != job->frame_height)
-    return;
-  const gsize size = (gsize) t->width * t->height;
-  if (job->truth_size < size) {
-    g_free (job->truth);
-    job->truth = g_malloc (size);
-    job->truth_size = size;
-  }
-  for (int y = 0; y < t->height; y++)
-    memcpy (job->truth + (gsize) y * t->width, t->mask + (gsize) y * t->stride, t->width);
-  job->has_truth = TRUE;
-}
 
 static gboolean
 upstream_is_live (GstLesionSeg *self)
@@ -872,20 +481,29 @@ upstream_is_live (GstLesionSeg *self)
   return live;
 }
 
+/* The overlay in the frame's own format. A mask made at another contour
+ * width is redrawn once and kept, not redrawn for every frame that shows
+ * it. */
 static void
-attach_meta (GstLesionSeg *self, GstBuffer *buffer, const LsegResult *r, guint age)
+draw_overlay (GstLesionSeg *self, GstVideoFrame *frame, LsegResult *r,
+              GstLesionSegOverlay overlay, int contour_width, guint32 fill_color,
+              guint32 contour_color, double opacity)
 {
-  GstLesionSegMeta *meta = gst_buffer_add_lesion_seg_meta (buffer, r->mask_net, r->net_width,
-                                                           r->net_height, r->net_width);
-  meta->roi = (GstVideoRectangle) { r->roi.x, r->roi.y, r->roi.width, r->roi.height };
-  meta->threshold = r->threshold;
-  meta->measurements = r->m;
-  meta->source_pts = r->pts;
-  meta->age = age;
-  meta->backend = r->backend;
-  if (r->m.area_px > 0)
-    gst_buffer_add_video_region_of_interest_meta (buffer, "lesion", r->m.bbox_x, r->m.bbox_y,
-                                                  r->m.bbox_width, r->m.bbox_height);
+  const LsegClassMap *map = &r->map;
+  if (map->contour_width != contour_width && map->classes) {
+    /* contour-width changed since this mask was made */
+    if (self->redraw_for != r || self->redraw.contour_width != contour_width) {
+      lseg_class_map_clear (&self->redraw);
+      lseg_class_map_rebuild (&self->redraw, map, contour_width);
+      lseg_result_unref (self->redraw_for);
+      self->redraw_for = lseg_result_ref (r);
+    }
+    map = &self->redraw;
+  }
+  lseg_overlay_draw (frame, map,
+                     overlay == GST_LESION_SEG_OVERLAY_FILL || overlay == GST_LESION_SEG_OVERLAY_BOTH,
+                     overlay == GST_LESION_SEG_OVERLAY_CONTOUR || overlay == GST_LESION_SEG_OVERLAY_BOTH,
+                     fill_color, contour_color, opacity);
 }
 
 static GstFlowReturn
@@ -909,7 +527,7 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
 
   GST_OBJECT_LOCK (self);
   const guint interval = MAX (1, self->interval);
-  const LsRect roi = frame_roi (self->roi, width, height);
+  const LsRect roi = lseg_input_frame_roi (self->roi, width, height);
   const float threshold = self->threshold, smoothing = self->smoothing;
   const gboolean cleanup = self->cleanup, message = self->message;
   const GstLesionSegOverlay overlay = self->overlay;
@@ -922,19 +540,9 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
   gint64 network_us = 0;
 
   if (seq % interval == 0) {
-    g_mutex_lock (&self->lock);
-    LsegJob *job = self->spare;
-    self->spare = NULL;
-    const gboolean failed = self->failed;
-    g_mutex_unlock (&self->lock);
-    if (failed) {
-      job_free (job);
-      return GST_FLOW_ERROR;
-    }
-    if (job == NULL) {
-      job = g_new0 (LsegJob, 1);
-      job->tensor = g_new (float, 3 * (gsize) self->net_width * self->net_height);
-    }
+    LsegJob *job = lseg_worker_take_job (self);
+    if (job == NULL)
+      return GST_FLOW_ERROR;   /* the worker failed and has said why */
 
     job->seq = seq;
     job->pts = GST_BUFFER_PTS (buffer);
@@ -949,85 +557,32 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
     job->message = message;
     job->contour_width = contour_width;
     job->pixels_per_mm = pixels_per_mm;
-    copy_truth (buffer, job);
+    lseg_input_copy_truth (buffer, job);
 
     GError *error = NULL;
-    if (!fill_tensor (self, frame, job, &error)) {
+    if (!lseg_input_fill_tensor (self, frame, job, &error)) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not prepare the frame: %s",
                          error->message), (NULL));
       g_error_free (error);
-      job_free (job);
+      lseg_job_free (job);
       return GST_FLOW_ERROR;
     }
 
-    if (self->is_async) {
-      g_mutex_lock (&self->lock);
-      if (self->pending) {
-        /* The worker is still busy: the newer frame takes the waiting one's
-         * place, nothing queues. */
-        self->replaced++;
-        if (self->spare == NULL)
-          self->spare = self->pending;
-        else
-          job_free (self->pending);
-      }
-      self->pending = job;
-      g_cond_signal (&self->cond);
-      g_mutex_unlock (&self->lock);
-    } else {
-      const gint64 n0 = g_get_monotonic_time ();
-      LsegResult *r = process_job (self, job, &error);
-      network_us = g_get_monotonic_time () - n0;
-      g_mutex_lock (&self->lock);
-      if (r)
-        publish (self, r);
-      self->spare = job;
-      g_mutex_unlock (&self->lock);
-      if (r == NULL) {
-        GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s",
-                           error->message), (NULL));
-        g_error_free (error);
-        return GST_FLOW_ERROR;
-      }
-      /* Sync mode delays every frame by this much: keep the reported
-       * latency above it. */
-      const GstClockTime took = network_us * GST_USECOND;
-      if (took > self->reported_latency) {
-        self->reported_latency = took + took / 4;
-        gst_element_post_message (GST_ELEMENT (self),
-                                  gst_message_new_latency (GST_OBJECT (self)));
-      }
-    }
+    if (self->is_async)
+      lseg_worker_submit (self, job);
+    else if (!lseg_worker_run_sync (self, job, &network_us))
+      return GST_FLOW_ERROR;
   }
 
-  g_mutex_lock (&self->lock);
-  LsegResult *r = result_ref (self->latest);
-  g_mutex_unlock (&self->lock);
-
+  LsegResult *r = lseg_worker_latest (self);
   guint age = 0;
   if (r && r->frame_width == width && r->frame_height == height) {
     age = (guint) (seq - r->seq);
-    attach_meta (self, buffer, r, age);
-
-    if (overlay != GST_LESION_SEG_OVERLAY_NONE) {
-      const LsegClassMap *map = &r->map;
-      if (map->contour_width != contour_width && map->classes) {
-        /* contour-width changed since this mask was made */
-        if (self->redraw_for != r || self->redraw.contour_width != contour_width) {
-          lseg_class_map_clear (&self->redraw);
-          lseg_class_map_rebuild (&self->redraw, map, contour_width);
-          result_unref (self->redraw_for);
-          self->redraw_for = result_ref (r);
-        }
-        map = &self->redraw;
-      }
-      lseg_overlay_draw (frame, map,
-                         overlay == GST_LESION_SEG_OVERLAY_FILL || overlay == GST_LESION_SEG_OVERLAY_BOTH,
-                         overlay == GST_LESION_SEG_OVERLAY_CONTOUR || overlay == GST_LESION_SEG_OVERLAY_BOTH,
-                         fill_color, contour_color, opacity);
-    }
+    lseg_report_attach_meta (buffer, r, age);
+    if (overlay != GST_LESION_SEG_OVERLAY_NONE)
+      draw_overlay (self, frame, r, overlay, contour_width, fill_color, contour_color, opacity);
   }
-  result_unref (r);
+  lseg_result_unref (r);
 
   GST_OBJECT_LOCK (self);
   self->mask_age = age;

@@ -9,6 +9,7 @@
 #include <gst/video/gstvideofilter.h>
 
 #include "lesionseg.h"
+#include "lesionseg-job.h"
 #include "lesionseg-overlay.h"
 
 G_BEGIN_DECLS
@@ -28,9 +29,6 @@ typedef enum {
   GST_LESION_SEG_OVERLAY_CONTOUR,
   GST_LESION_SEG_OVERLAY_BOTH,
 } GstLesionSegOverlay;
-
-typedef struct _LsegJob LsegJob;
-typedef struct _LsegResult LsegResult;
 
 struct _GstLesionSeg {
   GstVideoFilter parent;
@@ -64,7 +62,7 @@ struct _GstLesionSeg {
   guint64 frame_count;
   GstClockTime reported_latency;
 
-  /* the worker and its hand-over, under lock */
+  /* the worker and its hand-over, under lock (lesionseg-worker.c) */
   GMutex lock;
   GCond cond;
   GThread *worker;

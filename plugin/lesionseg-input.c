@@ -1,0 +1,100 @@
+/* lesionseg: a video frame into the network's input (pre-processing).
+ *
+ * Runs on the streaming thread: everything that needs the frame itself
+ * happens here, so the worker only ever sees the job.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "lesionseg-input.h"
+#include "gstdermtruthmeta.h"
+
+#include <string.h>
+
+static LsPixelFormat
+packed_format (GstVideoFormat format)
+{
+  switch (format) {
+  case GST_VIDEO_FORMAT_RGBx: return LS_PIXEL_RGBX;
+  case GST_VIDEO_FORMAT_BGRx: return LS_PIXEL_BGRX;
+  case GST_VIDEO_FORMAT_xRGB: return LS_PIXEL_XRGB;
+  case GST_VIDEO_FORMAT_xBGR: return LS_PIXEL_XBGR;
+  case GST_VIDEO_FORMAT_RGBA: return LS_PIXEL_RGBA;
+  case GST_VIDEO_FORMAT_BGRA: return LS_PIXEL_BGRA;
+  case GST_VIDEO_FORMAT_ARGB: return LS_PIXEL_ARGB;
+  case GST_VIDEO_FORMAT_ABGR: return LS_PIXEL_ABGR;
+  case GST_VIDEO_FORMAT_RGB: return LS_PIXEL_RGB;
+  case GST_VIDEO_FORMAT_BGR: return LS_PIXEL_BGR;
+  default: return (LsPixelFormat) -1;
+  }
+}
+
+/* The ROI property on this frame: clipped to it, the whole frame when unset
+ * or outside. */
+LsRect
+lseg_input_frame_roi (const gint roi[4], int width, int height)
+{
+  LsRect r = { 0, 0, width, height };
+  if (roi[2] <= 0 || roi[3] <= 0)
+    return r;
+  const int x0 = CLAMP (roi[0], 0, width), y0 = CLAMP (roi[1], 0, height);
+  const int x1 = CLAMP ((gint64) roi[0] + roi[2], 0, width);
+  const int y1 = CLAMP ((gint64) roi[1] + roi[3], 0, height);
+  if (x1 - x0 < 1 || y1 - y0 < 1)
+    return r;
+  return (LsRect) { x0, y0, x1 - x0, y1 - y0 };
+}
+
+/* The frame's ROI into the network's input. Packed RGB goes straight to
+ * ls_image_to_tensor; YUV is sampled into RGB at no more than twice the
+ * network's size first (the area average then does the rest), so a 1080p
+ * frame costs a few hundred thousand pixel conversions, not two million. */
+gboolean
+lseg_input_fill_tensor (GstLesionSeg *self, GstVideoFrame *frame, LsegJob *job, GError **error)
+{
+  const LsInputNorm norm = ls_model_get_config (self->model)->input_norm;
+  const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT (frame);
+  if (format != GST_VIDEO_FORMAT_I420 && format != GST_VIDEO_FORMAT_NV12) {
+    const LsImage image = {
+      GST_VIDEO_FRAME_PLANE_DATA (frame, 0), GST_VIDEO_FRAME_WIDTH (frame),
+      GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0),
+      packed_format (format),
+    };
+    return ls_image_to_tensor (&image, &job->roi, norm, self->net_width, self->net_height,
+                               job->tensor, error);
+  }
+
+  const int w = MIN (job->roi.width, 2 * self->net_width);
+  const int h = MIN (job->roi.height, 2 * self->net_height);
+  const gsize size = (gsize) w * 3 * h;
+  if (self->rgb_size < size) {
+    g_free (self->rgb);
+    self->rgb = g_malloc (size);
+    self->rgb_size = size;
+  }
+  const GstVideoRectangle roi = { job->roi.x, job->roi.y, job->roi.width, job->roi.height };
+  lseg_yuv_roi_to_rgb (frame, &roi, self->rgb, w, h, w * 3);
+  const LsImage image = { self->rgb, w, h, w * 3, LS_PIXEL_RGB };
+  return ls_image_to_tensor (&image, NULL, norm, self->net_width, self->net_height,
+                             job->tensor, error);
+}
+
+/* dermsrc's ground truth, copied compact into the job so that the worker
+ * can score the mask after the buffer is long gone. */
+void
+lseg_input_copy_truth (GstBuffer *buffer, LsegJob *job)
+{
+  job->has_truth = FALSE;
+  GstDermTruthMeta *t = gst_buffer_get_derm_truth_meta (buffer);
+  if (t == NULL || t->mask == NULL || t->width != job->frame_width
+      || t->height != job->frame_height)
+    return;
+  const gsize size = (gsize) t->width * t->height;
+  if (job->truth_size < size) {
+    g_free (job->truth);
+    job->truth = g_malloc (size);
+    job->truth_size = size;
+  }
+  for (int y = 0; y < t->height; y++)
+    memcpy (job->truth + (gsize) y * t->width, t->mask + (gsize) y * t->stride, t->width);
+  job->has_truth = TRUE;
+}
