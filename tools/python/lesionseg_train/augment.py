@@ -1,0 +1,110 @@
+"""Batched, on-device augmentation of image and mask together, and the --aug preset."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def apply_aug_preset(args):
+    """--aug turns on a good set; any augmentation option set explicitly is kept."""
+    if args.aug:
+        args.flip = args.rot90 = True
+        if args.rot == 0:
+            args.rot = 20.0
+        if args.zoom_min == 1.0 and args.zoom_max == 1.0:
+            args.zoom_min, args.zoom_max = 0.6, 1.3
+        if args.aspect == 0:
+            args.aspect = 0.15
+        if args.shift == 0:
+            args.shift = 0.1
+        if args.color == 0:
+            args.color = 1.0
+
+
+def describe(args):
+    """One-line description for the export metadata ('none' when off)."""
+    if not Augment(args, 0).enabled():
+        return "none"
+    return "flip %d rot90 %d rot %g zoom %g-%g aspect %g shift %g color %g pad %s" % (
+        args.flip, args.rot90, args.rot, args.zoom_min, args.zoom_max, args.aspect,
+        args.shift, args.color, args.pad)
+
+
+class Augment:
+    """Batched, on-device augmentation. Geometry: one affine per image (flips,
+    90-degree rotations, small rotations, zoom in/out, aspect and shift), applied with
+    grid_sample to image and mask together. Colour: per-channel gain, gamma,
+    saturation, offset, blur-free noise. Random numbers come from a CPU generator
+    (checkpointed) so runs are reproducible on any device."""
+
+    def __init__(self, args, seed):
+        self.a = args
+        self.gen = torch.Generator()
+        self.gen.manual_seed(seed)
+
+    def enabled(self):
+        a = self.a
+        return (a.flip or a.rot90 or a.rot > 0 or a.zoom_min != 1 or a.zoom_max != 1
+                or a.color > 0 or a.shift > 0 or a.aspect > 0)
+
+    def _u(self, n, lo, hi):
+        return torch.rand(n, generator=self.gen) * (hi - lo) + lo
+
+    def __call__(self, img_u8, mask_u8):
+        a = self.a
+        dev = img_u8.device
+        x = img_u8.float()
+        y = mask_u8.float()
+        b = x.shape[0]
+        if not self.enabled():
+            return x, y
+        # ---- geometry
+        ang = torch.zeros(b)
+        if a.rot90:
+            ang += (torch.randint(0, 4, (b,), generator=self.gen).float() * (math.pi / 2))
+        if a.rot > 0:
+            ang += self._u(b, -a.rot, a.rot) * (math.pi / 180)
+        # zoom z > 1 shows a smaller window (zoom in), z < 1 shows more (zoom out)
+        lz = self._u(b, math.log(a.zoom_min), math.log(a.zoom_max))
+        z = torch.exp(lz)
+        asp = torch.exp(self._u(b, -a.aspect, a.aspect)) if a.aspect > 0 else torch.ones(b)
+        sx = 1.0 / (z * asp.sqrt())
+        sy = 1.0 / (z / asp.sqrt())
+        if a.flip:
+            sx = sx * (torch.randint(0, 2, (b,), generator=self.gen).float() * 2 - 1)
+            sy = sy * (torch.randint(0, 2, (b,), generator=self.gen).float() * 2 - 1)
+        # shift in output-normalised units; allow more when zoomed out
+        # (more when zoomed out; not so much that reflected copies of the lesion,
+        # which padding_mode='reflection' makes, come into the middle)
+        sh = a.shift * torch.clamp(1.0 / z, min=1.0)
+        tx = self._u(b, -1, 1) * sh
+        ty = self._u(b, -1, 1) * sh
+        c, s = torch.cos(ang), torch.sin(ang)
+        theta = torch.stack([torch.stack([c * sx, -s * sy, tx], 1),
+                             torch.stack([s * sx, c * sy, ty], 1)], 1).to(dev)
+        ident = (ang.abs().sum() == 0 and (sx.abs() - 1).abs().sum() == 0
+                 and (sy.abs() - 1).abs().sum() == 0 and tx.abs().sum() == 0
+                 and ty.abs().sum() == 0)
+        if not ident:
+            grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+            xy = torch.cat([x, y], 1)
+            xy = F.grid_sample(xy, grid, mode="bilinear", padding_mode=a.pad,
+                               align_corners=False)
+            x, y = xy[:, :3], (xy[:, 3:] >= 0.5).float()
+        # ---- colour (on [0,255] floats, before the per-image min-max)
+        if a.color > 0:
+            k = a.color
+            # (min-max afterwards amplifies casts: keep per-channel changes modest)
+            gain = torch.exp(self._u(b * 3, -0.1 * k, 0.1 * k)).view(b, 3, 1, 1).to(dev)
+            gamma = torch.exp(self._u(b, -0.3 * k, 0.3 * k)).view(b, 1, 1, 1).to(dev)
+            sat = torch.exp(self._u(b, -0.3 * k, 0.3 * k)).view(b, 1, 1, 1).to(dev)
+            off = self._u(b * 3, -8 * k, 8 * k).view(b, 3, 1, 1).to(dev)
+            noise = self._u(b, 0, 5 * k).view(b, 1, 1, 1).to(dev)
+            x = (x / 255.0).clamp(0, 1).pow(gamma) * 255.0
+            lum = x.mean(1, keepdim=True)
+            x = lum + (x - lum) * sat
+            x = x * gain + off
+            x = x + torch.randn(x.shape, device=dev) * noise
+            x = x.clamp(0, 255)
+        return x, y
