@@ -58,10 +58,14 @@ create_auto_backend (const LsGraph *graph, const LsEngineOptions *options, char 
     *name = g_strdup (ls_vulkan_backend_get_name (backend));
     return backend;
   }
+  /* A GPU that fails is worth a message; no GPU at all is the normal case
+   * on a CPU machine. Not a g_warning: callers (the plugin posts a bus
+   * warning) decide how loud a fallback is, and a library must not abort
+   * programs that run with fatal warnings. */
   if (strstr (vk_error->message, "no GPU") || strstr (vk_error->message, "no Vulkan"))
     g_info ("backend auto: %s; using the CPU", vk_error->message);
   else
-    g_warning ("backend auto: %s; falling back to the CPU", vk_error->message);
+    g_message ("backend auto: %s; falling back to the CPU", vk_error->message);
   return ls_cpu_backend_new (graph, options->threads, error);
 }
 #endif

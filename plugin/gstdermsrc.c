@@ -886,9 +886,11 @@ gst_derm_src_query (GstBaseSrc *bsrc, GstQuery *query)
   switch (GST_QUERY_TYPE (query)) {
     case GST_QUERY_LATENCY:
       if (src->info.fps_n > 0) {
-        /* a live camera delivers a frame one frame time after it starts it */
+        /* a live camera delivers a frame one frame time after it starts it;
+         * no upper bound (as videotestsrc): with max = min, any downstream
+         * deadline (fakesink's 20 ms) made the pipeline's latency invalid */
         GstClockTime latency = gst_util_uint64_scale (GST_SECOND, src->info.fps_d, src->info.fps_n);
-        gst_query_set_latency (query, gst_base_src_is_live (bsrc), latency, latency);
+        gst_query_set_latency (query, gst_base_src_is_live (bsrc), latency, GST_CLOCK_TIME_NONE);
         return TRUE;
       }
       break;

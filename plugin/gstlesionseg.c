@@ -185,6 +185,7 @@ set_roi (GstLesionSeg *self, const GValue *value)
     r[i] = g_value_get_int (gst_value_array_get_value (value, i));
   GST_OBJECT_LOCK (self);
   memcpy (self->roi, r, sizeof r);
+  self->roi_warned = FALSE;
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -528,6 +529,11 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
   GST_OBJECT_LOCK (self);
   const guint interval = MAX (1, self->interval);
   const LsRect roi = lseg_input_frame_roi (self->roi, width, height);
+  gint asked[4];
+  memcpy (asked, self->roi, sizeof asked);
+  const gboolean roi_clipped = asked[2] > 0 && asked[3] > 0 && !self->roi_warned &&
+      (roi.x != asked[0] || roi.y != asked[1] || roi.width != asked[2] || roi.height != asked[3]);
+  self->roi_warned |= roi_clipped;
   const float threshold = self->threshold, smoothing = self->smoothing;
   const gboolean cleanup = self->cleanup, message = self->message;
   const GstLesionSegOverlay overlay = self->overlay;
@@ -535,6 +541,12 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
   const double opacity = self->opacity, pixels_per_mm = self->pixels_per_mm;
   const int contour_width = self->contour_width;
   GST_OBJECT_UNLOCK (self);
+
+  if (roi_clipped)
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("The region of interest does not fit the %dx%d frame", width, height),
+        ("roi %d,%d %dx%d: using %d,%d %dx%d", asked[0], asked[1], asked[2], asked[3],
+         roi.x, roi.y, roi.width, roi.height));
 
   const guint64 seq = self->frame_count++;
   gint64 network_us = 0;
@@ -598,6 +610,9 @@ gst_lesion_seg_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *
                          GstCaps *outcaps, GstVideoInfo *out_info)
 {
   GstLesionSeg *self = GST_LESION_SEG (filter);
+  GST_OBJECT_LOCK (self);
+  self->roi_warned = FALSE;   /* a new frame size: the ROI may fit now, or not */
+  GST_OBJECT_UNLOCK (self);
   /* Nothing to rebuild: the network's input size is fixed, and masks of
    * another frame size are simply not drawn until a new one arrives. */
   GST_DEBUG_OBJECT (self, "%s %dx%d", gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)),

@@ -40,6 +40,7 @@ struct _GstLesionSeg {
   GstLesionSegMode mode;
   guint interval;
   gint roi[4];                       /* x, y, width, height; width 0 = whole frame */
+  gboolean roi_warned;               /* told the bus this roi does not fit the frame */
   gfloat threshold;
   gfloat smoothing;
   gboolean cleanup;

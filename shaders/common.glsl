@@ -12,7 +12,17 @@
 
 layout(std430, set = 0, binding = 0) buffer DstBuf { float dst[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Src0Buf { float src0[]; };
+// With LS_FP16_B (the *_f16 GEMM variants, whose .comp enables
+// GL_EXT_shader_16bit_storage) binding 2 holds fp16 values: a Linear's
+// weights, stored as fp16 in the weights buffer; every read converts to
+// fp32 (SRC1, SRC1_V4 in gemm.glsl / gemm_fetch.glsl), arithmetic stays fp32.
+#ifdef LS_FP16_B
+layout(std430, set = 0, binding = 2) readonly buffer Src1Buf { float16_t src1[]; };
+#define SRC1(i) float (src1[i])
+#else
 layout(std430, set = 0, binding = 2) readonly buffer Src1Buf { float src1[]; };
+#define SRC1(i) src1[i]
+#endif
 layout(std430, set = 0, binding = 3) readonly buffer Src2Buf { float src2[]; };
 layout(std430, set = 0, binding = 4) readonly buffer AuxBuf { float aux[]; };
 layout(std430, set = 0, binding = 5) readonly buffer Aux2Buf { float aux2[]; };

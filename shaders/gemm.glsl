@@ -30,7 +30,13 @@ layout(constant_id = 4) const uint TM = 4;
 layout(constant_id = 5) const uint TN = 4;
 
 layout(std430, set = 0, binding = 1) readonly buffer Src0Vec4 { vec4 src0_v4[]; };
+#ifdef LS_FP16_B
+layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { f16vec4 src1_v4[]; };
+#define SRC1_V4(i) vec4 (src1_v4[i])
+#else
 layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; };
+#define SRC1_V4(i) src1_v4[i]
+#endif
 
 #define GEMM_TRANS_A 1u
 #define GEMM_TRANS_B 2u
@@ -122,7 +128,7 @@ void load_b (uint tid, uint wg, uint tile_n, uint k0, uint kend)
         uint gk = k0 + kk, gn = tile_n + nn;
         vec4 v = vec4 (0.0);
         if (gk < kend && gn < pc.N)
-          v = src1_v4[(gn * pc.ldb + gk) / 4u];
+          v = SRC1_V4((gn * pc.ldb + gk) / 4u);
         Bs[kk * BS + nn] = v.x;
         Bs[(kk + 1u) * BS + nn] = v.y;
         Bs[(kk + 2u) * BS + nn] = v.z;
@@ -134,7 +140,7 @@ void load_b (uint tid, uint wg, uint tile_n, uint k0, uint kend)
         uint gk = k0 + kk, gn = tile_n + nn;
         vec4 v = vec4 (0.0);
         if (gk < kend && gn < pc.N)
-          v = src1_v4[(gk * pc.ldb + gn) / 4u];
+          v = SRC1_V4((gk * pc.ldb + gn) / 4u);
         Bs[kk * BS + nn] = v.x;
         Bs[kk * BS + nn + 1u] = v.y;
         Bs[kk * BS + nn + 2u] = v.z;
@@ -155,7 +161,7 @@ void load_b (uint tid, uint wg, uint tile_n, uint k0, uint kend)
     uint gk = k0 + kk, gn = tile_n + nn;
     float v = 0.0;
     if (gk < kend && gn < pc.N)
-      v = trans ? src1[gn * pc.ldb + gk] : src1[gk * pc.ldb + gn];
+      v = trans ? SRC1(gn * pc.ldb + gk) : SRC1(gk * pc.ldb + gn);
     Bs[kk * BS + nn] = v;
   }
 }

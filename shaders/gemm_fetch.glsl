@@ -17,7 +17,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
 layout(std430, set = 0, binding = 1) readonly buffer Src0Vec4 { vec4 src0_v4[]; };
+#ifdef LS_FP16_B
+layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { f16vec4 src1_v4[]; };
+#define SRC1_V4(i) vec4 (src1_v4[i])
+#else
 layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; };
+#define SRC1_V4(i) src1_v4[i]
+#endif
 
 #define GEMM_TRANS_A 1u
 #define GEMM_TRANS_B 2u
@@ -91,13 +97,13 @@ vec4 fetch_b (uint s, uint tile_n, uint k0, uint kend)
   vec4 v = vec4 (0.0);
   if ((pc.flags & GEMM_VEC4_B) != 0u) {
     if (gk < kend && gn < pc.N)
-      v = trans ? src1_v4[(gn * pc.ldb + gk) / 4u] : src1_v4[(gk * pc.ldb + gn) / 4u];
+      v = trans ? SRC1_V4((gn * pc.ldb + gk) / 4u) : SRC1_V4((gk * pc.ldb + gn) / 4u);
     return v;
   }
   for (uint j = 0u; j < 4u; j++) {
     uint n = trans ? gn : gn + j, k = trans ? gk + j : gk;
     if (k < kend && n < pc.N)
-      v[j] = trans ? src1[n * pc.ldb + k] : src1[k * pc.ldb + n];
+      v[j] = trans ? SRC1(n * pc.ldb + k) : SRC1(k * pc.ldb + n);
   }
   return v;
 }

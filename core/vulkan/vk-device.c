@@ -341,6 +341,16 @@ ls_vk_device_new (int index, gboolean gpu_only, gboolean allow_coopmat, GError *
   read_caps (dev);
   if (!allow_coopmat)
     dev->caps.coopmat = FALSE;
+  /* fp16 weights for the fp32 GEMMs: LS_VULKAN_FP16=1 turns them on where
+   * 16-bit storage is (it cannot add what the device lacks). Off by
+   * default: on lavapipe the trained tiny model's logits move by up to
+   * 2.5e-3 with them, over the 1e-3 the tiny config must stay within (the
+   * full config at 64x64 moves 1.2e-3, within its 1e-2). */
+  const char *fp16_env = g_getenv ("LS_VULKAN_FP16");
+  dev->caps.fp16_weights = dev->caps.fp16_storage && g_strcmp0 (fp16_env, "1") == 0;
+  if (g_strcmp0 (fp16_env, "1") == 0 && !dev->caps.fp16_storage)
+    g_warning ("vulkan: LS_VULKAN_FP16=1 but device \"%s\" has no 16-bit storage "
+               "(storageBuffer16BitAccess); fp32 weights", dev->caps.name);
   if (!check_caps (&dev->caps, error))
     goto fail;
 
@@ -362,12 +372,18 @@ ls_vk_device_new (int index, gboolean gpu_only, gboolean allow_coopmat, GError *
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR,
     .pNext = &coopmat_feat, .shaderFloat16 = VK_TRUE,
   };
+  /* the fp16-weight GEMMs read 16-bit storage buffers (core in 1.1) */
+  VkPhysicalDevice16BitStorageFeatures storage16_feat = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+    .pNext = dev->caps.coopmat ? &f16_feat : NULL, .storageBuffer16BitAccess = VK_TRUE,
+  };
   const char *const coopmat_ext[] = {
     "VK_NV_cooperative_matrix", "VK_KHR_shader_float16_int8", "VK_KHR_vulkan_memory_model",
   };
   const VkDeviceCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-    .pNext = dev->caps.coopmat ? &f16_feat : NULL,
+    .pNext = dev->caps.fp16_weights ? (const void *) &storage16_feat
+             : dev->caps.coopmat ? (const void *) &f16_feat : NULL,
     .queueCreateInfoCount = 1, .pQueueCreateInfos = &queue,
     .enabledExtensionCount = dev->caps.coopmat ? G_N_ELEMENTS (coopmat_ext) : 0,
     .ppEnabledExtensionNames = dev->caps.coopmat ? coopmat_ext : NULL,
@@ -386,10 +402,11 @@ ls_vk_device_new (int index, gboolean gpu_only, gboolean allow_coopmat, GError *
                     "vkCreateCommandPool", error))
     goto fail;
   g_debug ("vulkan: %s (%s), subgroup %u, shared %u B, storage range %u B, align %u, "
-           "fp16 storage %d, NV coopmat %d (GEMM %s, %ux%ux%u), unified memory %d",
+           "fp16 storage %d (fp16 weights %d), NV coopmat %d (GEMM %s, %ux%ux%u), unified memory %d",
            dev->caps.name, ls_vk_device_type_name (dev->caps.type), dev->caps.subgroup_size,
            dev->caps.max_shared_memory, dev->caps.max_storage_range,
-           (unsigned) dev->caps.storage_align, dev->caps.fp16_storage, dev->caps.nv_coopmat,
+           (unsigned) dev->caps.storage_align, dev->caps.fp16_storage,
+           dev->caps.fp16_weights, dev->caps.nv_coopmat,
            dev->caps.coopmat ? "usable" : "off", dev->caps.coopmat_m, dev->caps.coopmat_n,
            dev->caps.coopmat_k, dev->caps.unified_memory);
   return dev;

@@ -22,7 +22,10 @@
  * Default: coopmat where usable, else reg. LS_VULKAN_GEMM=tiled|reg|coopmat
  * forces one (coopmat falls back to reg where unusable), LS_VULKAN_COOPMAT=0
  * turns coopmat off (vk-device.c), LS_VULKAN_GEMM_TILE=i forces the i-th
- * tile of the kernel's list where it fits. */
+ * tile of the kernel's list where it fits. LS_VULKAN_FP16=1 (with 16-bit
+ * storage, LsVkCaps.fp16_weights) stores the Linear weights as fp16 for
+ * the tiled and reg kernels (gemm_f16, gemm_reg_f16); coopmat keeps
+ * reading fp32 weights, converted to fp16 on load as before. */
 
 const char *const ls_vk_gemm_kernel_names[3] = { "tiled", "reg", "coopmat" };
 
@@ -67,6 +70,11 @@ typedef struct {
   LsShaderId shader;
   uint32_t m, n, k, lda, ldb, ldc, flags;
   LsVkRange a, b, c, bias, stats;
+  /* a Linear: B is this weight (b_floats floats), placed by plan_gemm as
+   * fp16 for the fp32 kernels when LsVkCaps.fp16_weights, else fp32 (the
+   * cooperative-matrix kernel reads fp32 and converts on load) */
+  const float *b_weight;
+  gsize b_floats;
 } Gemm;
 
 static uint32_t
@@ -193,6 +201,17 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
     return FALSE;
   }
   plan->gemm_count[kernel]++;
+  LsVkRange b = g->b;
+  LsShaderId shader = kernel_shader (g->shader, kernel);
+  if (g->b_weight) {
+    if (caps->fp16_weights && kernel != LS_VK_GEMM_COOPMAT) {
+      b = ls_vk_plan_weight_f16 (plan, g->b_weight, g->b_floats);
+      shader = kernel == LS_VK_GEMM_TILED ? LS_SHADER_GEMM_F16 : LS_SHADER_GEMM_REG_F16;
+      plan->gemm_f16++;
+    } else {
+      b = ls_vk_plan_weight (plan, g->b_weight, g->b_floats);
+    }
+  }
   uint32_t flags = g->flags;
   /* vec4 loads along an operand's contiguous dimension */
   if (g->lda % 4 == 0 && ((flags & GEMM_TRANS_A) ? g->m % 4 == 0 : g->k % 4 == 0))
@@ -212,7 +231,7 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   uint32_t k_chunk = LS_VK_DIV_UP (LS_VK_DIV_UP (g->k, splits), t->bk) * t->bk;
   splits = MAX (1, LS_VK_DIV_UP (g->k, k_chunk));
 
-  LsVkDispatch *d = ls_vk_plan_add (plan, kernel_shader (g->shader, kernel), node);
+  LsVkDispatch *d = ls_vk_plan_add (plan, shader, node);
   if (kernel == LS_VK_GEMM_COOPMAT) {
     uint32_t spec[] = {
       tile_invocations (kernel, caps, t), t->bm, t->bn, t->bk, t->tm, t->tn,
@@ -226,7 +245,7 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
     d->n_spec = G_N_ELEMENTS (spec);
   }
   d->bind[1] = g->a;
-  d->bind[2] = g->b;
+  d->bind[2] = b;
   d->bind[3] = g->stats;
   d->groups[0] = LS_VK_DIV_UP (g->n, t->bn);
   d->groups[1] = LS_VK_DIV_UP (g->m, t->bm);
@@ -278,7 +297,7 @@ plan_linear_gemm (LsVkPlan *plan, int node, LsVkRange a, int lda, int m, int in,
     .lda = (uint32_t) lda, .ldb = (uint32_t) ldw, .ldc = (uint32_t) out,
     .flags = GEMM_TRANS_B | (accumulate ? GEMM_ACCUMULATE : 0) | (b ? GEMM_BIAS : 0),
     .a = a, .c = c,
-    .b = ls_vk_plan_weight (plan, w, (gsize) (out - 1) * ldw + in),
+    .b_weight = w, .b_floats = (gsize) (out - 1) * ldw + in,
   };
   if (b)
     g.bias = ls_vk_plan_weight (plan, b, (gsize) out);
@@ -460,7 +479,7 @@ ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error)
   const LsNode *node = ls_graph_get_node (graph, node_index);
   const LsTensor *src = node->nsrc > 0 ? ls_graph_get_tensor (graph, node->src[0]) : NULL;
   const LsTensor *dst = ls_graph_get_tensor (graph, node->dst);
-  ls_vk_plan_next_node (plan);
+  ls_vk_plan_next_node (plan, node_index);
 
   switch (node->op) {
   case LS_OP_LINEAR:

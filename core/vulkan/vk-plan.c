@@ -29,7 +29,35 @@ ls_vk_plan_init (LsVkPlan *plan, const LsGraph *graph, const LsVkCaps *caps)
   plan->dispatches = g_array_new (FALSE, TRUE, sizeof (LsVkDispatch));
   plan->weights = g_array_new (FALSE, TRUE, sizeof (LsVkWeight));
   plan->weight_index = g_hash_table_new (g_direct_hash, g_direct_equal);
+  plan->weight_index_f16 = g_hash_table_new (g_direct_hash, g_direct_equal);
+  plan->scratch_free = g_array_new (FALSE, FALSE, sizeof (LsVkHole));
+  plan->scratch_live = g_array_new (FALSE, FALSE, sizeof (LsVkRange));
   plan->align = LS_VK_ALIGN;
+  plan->node = -1;
+
+  /* ancestors through the data: node i reads a tensor last written by
+   * node j (its dst or, for in-place ops, the same tensor), and all of
+   * j's ancestors */
+  const guint n = graph->nodes->len;
+  plan->ancestors = g_new0 (guint8, (gsize) MAX (n, 1) * MAX (n, 1));
+  g_autofree int *writer = g_new (int, MAX (graph->tensors->len, 1));
+  for (guint t = 0; t < graph->tensors->len; t++)
+    writer[t] = -1;
+  for (guint i = 0; i < n; i++) {
+    const LsNode *node = ls_graph_get_node (graph, (int) i);
+    guint8 *row = plan->ancestors + (gsize) i * n;
+    for (int k = 0; k < node->nsrc; k++) {
+      int j = node->src[k] >= 0 ? writer[node->src[k]] : -1;
+      if (j < 0)
+        continue;
+      row[j] = 1;
+      const guint8 *up = plan->ancestors + (gsize) j * n;
+      for (guint a = 0; a < n; a++)
+        row[a] |= up[a];
+    }
+    if (node->dst >= 0)
+      writer[node->dst] = (int) i;
+  }
 }
 
 void
@@ -42,6 +70,10 @@ ls_vk_plan_clear (LsVkPlan *plan)
   g_array_unref (plan->dispatches);
   g_array_unref (plan->weights);
   g_hash_table_unref (plan->weight_index);
+  g_hash_table_unref (plan->weight_index_f16);
+  g_array_unref (plan->scratch_free);
+  g_array_unref (plan->scratch_live);
+  g_free (plan->ancestors);
   memset (plan, 0, sizeof *plan);
 }
 
@@ -63,48 +95,128 @@ ls_vk_plan_tensor (LsVkPlan *plan, int tensor_id)
 }
 
 static LsVkRange
-add_weight (LsVkPlan *plan, const float *src, float *owned, gsize floats)
+add_weight (LsVkPlan *plan, const float *src, float *owned, gsize floats, gboolean fp16)
 {
-  LsVkWeight w = { .src = src, .owned = owned, .floats = floats };
+  const VkDeviceSize bytes = (VkDeviceSize) floats * (fp16 ? 2 : 4);
+  LsVkWeight w = { .src = src, .owned = owned, .floats = floats, .fp16 = fp16 };
   w.offset = align_up (plan->weight_bytes, plan->align);
-  plan->weight_bytes = w.offset + floats * 4;
+  plan->weight_bytes = w.offset + bytes;
   g_array_append_val (plan->weights, w);
-  return (LsVkRange) { LS_VK_BUF_WEIGHTS, w.offset, floats * 4 };
+  return (LsVkRange) { LS_VK_BUF_WEIGHTS, w.offset, bytes };
+}
+
+static LsVkRange
+weight (LsVkPlan *plan, GHashTable *index_of, const float *w, gsize floats, gboolean fp16)
+{
+  guint index = GPOINTER_TO_UINT (g_hash_table_lookup (index_of, w));
+  if (index) {
+    const LsVkWeight *old = &g_array_index (plan->weights, LsVkWeight, index - 1);
+    if (old->floats >= floats)
+      return (LsVkRange) { LS_VK_BUF_WEIGHTS, old->offset, floats * (fp16 ? 2 : 4) };
+  }
+  LsVkRange r = add_weight (plan, w, NULL, floats, fp16);
+  g_hash_table_insert (index_of, (gpointer) w, GUINT_TO_POINTER (plan->weights->len));
+  return r;
 }
 
 LsVkRange
 ls_vk_plan_weight (LsVkPlan *plan, const float *w, gsize floats)
 {
-  guint index = GPOINTER_TO_UINT (g_hash_table_lookup (plan->weight_index, w));
-  if (index) {
-    const LsVkWeight *old = &g_array_index (plan->weights, LsVkWeight, index - 1);
-    if (old->floats >= floats)
-      return (LsVkRange) { LS_VK_BUF_WEIGHTS, old->offset, floats * 4 };
+  return weight (plan, plan->weight_index, w, floats, FALSE);
+}
+
+LsVkRange
+ls_vk_plan_weight_f16 (LsVkPlan *plan, const float *w, gsize floats)
+{
+  return weight (plan, plan->weight_index_f16, w, floats, TRUE);
+}
+
+uint16_t
+ls_vk_float_to_half (float v)
+{
+  union { float f; uint32_t u; } in = { .f = v };
+  const uint32_t sign = (in.u >> 16) & 0x8000u;
+  const uint32_t abs = in.u & 0x7fffffffu;
+  if (abs >= 0x7f800000u)                      /* Inf, NaN (kept quiet) */
+    return (uint16_t) (sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
+  if (abs >= 0x477ff000u)                      /* rounds to >= 65520: Inf */
+    return (uint16_t) (sign | 0x7c00u);
+  if (abs < 0x38800000u) {                     /* below 2^-14: subnormal or 0 */
+    if (abs < 0x33000000u)                     /* below 2^-25: rounds to 0 */
+      return (uint16_t) sign;
+    const uint32_t shift = 126u - (abs >> 23);   /* 14..24 */
+    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+    uint32_t h = mant >> shift;
+    const uint32_t rest = mant & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (h & 1u)))
+      h++;
+    return (uint16_t) (sign | h);
   }
-  LsVkRange r = add_weight (plan, w, NULL, floats);
-  g_hash_table_insert (plan->weight_index, (gpointer) w, GUINT_TO_POINTER (plan->weights->len));
-  return r;
+  /* normal: rebias the exponent, round 13 mantissa bits to nearest even
+   * (a carry into the exponent is the right result) */
+  uint32_t h = ((abs - 0x38000000u) >> 13);
+  const uint32_t rest = abs & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+    h++;
+  return (uint16_t) (sign | h);
 }
 
 LsVkRange
 ls_vk_plan_pack (LsVkPlan *plan, const float *values, gsize floats)
 {
-  return add_weight (plan, NULL, g_memdup2 (values, floats * 4), floats);
+  return add_weight (plan, NULL, g_memdup2 (values, floats * 4), floats, FALSE);
 }
 
+static gboolean
+depends_on (const LsVkPlan *plan, int node, int earlier)
+{
+  return node >= 0 && earlier >= 0
+         && plan->ancestors[(gsize) node * plan->graph->nodes->len + earlier];
+}
+
+/* First fit among the holes the current node may reuse, else the end of
+ * the buffer grows. */
 LsVkRange
 ls_vk_plan_scratch (LsVkPlan *plan, gsize floats)
 {
-  VkDeviceSize offset = align_up (plan->scratch_used, plan->align);
-  plan->scratch_used = offset + floats * 4;
-  plan->scratch_bytes = MAX (plan->scratch_bytes, plan->scratch_used);
-  return (LsVkRange) { LS_VK_BUF_SCRATCH, offset, floats * 4 };
+  const VkDeviceSize size = align_up ((VkDeviceSize) floats * 4, plan->align);
+  LsVkRange r = { LS_VK_BUF_SCRATCH, 0, size };
+  gboolean found = FALSE;
+  for (guint i = 0; i < plan->scratch_free->len; i++) {
+    LsVkHole *hole = &g_array_index (plan->scratch_free, LsVkHole, i);
+    if (hole->size < size || !depends_on (plan, plan->node, hole->freed_by))
+      continue;
+    r.offset = hole->offset;
+    hole->offset += size;
+    hole->size -= size;
+    if (hole->size == 0)
+      g_array_remove_index (plan->scratch_free, i);
+    found = TRUE;
+    break;
+  }
+  if (!found) {
+    r.offset = plan->scratch_bytes;
+    plan->scratch_bytes += size;
+  }
+  g_array_append_val (plan->scratch_live, r);
+  r.size = (VkDeviceSize) floats * 4;
+  return r;
 }
 
+/* The scratch of the node planned so far is dead: its ranges become holes
+ * tagged with that node (never merged: holes of different nodes have
+ * different reusers). A range a node took from a hole of node j goes back
+ * tagged with that node, and its later users depend on it, hence on j. */
 void
-ls_vk_plan_next_node (LsVkPlan *plan)
+ls_vk_plan_next_node (LsVkPlan *plan, int node)
 {
-  plan->scratch_used = 0;
+  for (guint i = 0; i < plan->scratch_live->len; i++) {
+    const LsVkRange *r = &g_array_index (plan->scratch_live, LsVkRange, i);
+    LsVkHole hole = { r->offset, r->size, plan->node };
+    g_array_append_val (plan->scratch_free, hole);
+  }
+  g_array_set_size (plan->scratch_live, 0);
+  plan->node = node;
 }
 
 void

@@ -31,6 +31,11 @@ typedef struct {
   uint32_t subgroup_size;
   gboolean fp16_storage;               /* storageBuffer16BitAccess */
   gboolean fp16_arithmetic;            /* shaderFloat16 */
+  /* GEMM weights stored as fp16 in the weights buffer, read by the
+   * *_f16 GEMM shaders (fp32 accumulation): fp16_storage and
+   * LS_VULKAN_FP16=1 (off by default, see vk-device.c);
+   * storageBuffer16BitAccess is then enabled. */
+  gboolean fp16_weights;
   gboolean nv_coopmat;                 /* VK_NV_cooperative_matrix */
   /* The cooperative-matrix GEMM can run: the extension, its feature and
    * shaderFloat16 are enabled on the device, this build has the shaders
@@ -109,6 +114,9 @@ typedef enum {
   LS_SHADER_GELU,
   LS_SHADER_SIGMOID,
   LS_SHADER_INPUT_RGBA8,
+  /* gemm / gemm_reg reading fp16 weights (16-bit storage) */
+  LS_SHADER_GEMM_F16,
+  LS_SHADER_GEMM_REG_F16,
   /* absent (code NULL) in a build whose glslc lacks GL_NV_cooperative_matrix */
   LS_SHADER_GEMM_COOPMAT,
   LS_SHADER_EFFATTN_CONTEXT_COOPMAT,
@@ -183,7 +191,14 @@ typedef struct {
   float *owned;
   gsize floats;
   VkDeviceSize offset;         /* bytes */
+  gboolean fp16;               /* stored as IEEE half, converted at upload */
 } LsVkWeight;
+
+/* A free range of the scratch buffer and the node whose scratch it was. */
+typedef struct {
+  VkDeviceSize offset, size;
+  int freed_by;
+} LsVkHole;
 
 typedef struct {
   const LsGraph *graph;
@@ -191,11 +206,16 @@ typedef struct {
   GArray *dispatches;          /* LsVkDispatch */
   GArray *weights;             /* LsVkWeight */
   GHashTable *weight_index;    /* src pointer -> index + 1 in weights */
+  GHashTable *weight_index_f16;  /* the same for fp16 copies */
   VkDeviceSize weight_bytes;
-  VkDeviceSize scratch_bytes;  /* the most any node needs */
-  VkDeviceSize scratch_used;   /* bump allocator of the node being planned */
+  VkDeviceSize scratch_bytes;  /* size of the scratch buffer */
+  GArray *scratch_free;        /* LsVkHole: holes of the scratch buffer */
+  GArray *scratch_live;        /* LsVkRange: the node being planned holds these */
+  int node;                    /* the node being planned, -1 before the first */
+  guint8 *ancestors;           /* [i * n_nodes + j]: node j's output reaches node i */
   VkDeviceSize align;          /* binding offset alignment, bytes */
   int gemm_count[3];           /* GEMMs planned per LsVkGemmKernel */
+  int gemm_f16;                /* of those, reading fp16 weights */
 } LsVkPlan;
 
 /* The GEMM kernels (vk-ops.c), in LsVkPlan.gemm_count order. */
@@ -213,11 +233,28 @@ LsVkRange     ls_vk_plan_tensor (LsVkPlan *plan, int tensor_id);
 /* A weight region of `floats` floats at `w` (a distinct pointer gets its
  * own copy; the same pointer again reuses it). */
 LsVkRange     ls_vk_plan_weight (LsVkPlan *plan, const float *w, gsize floats);
+/* The same weight stored as fp16 (its own copy; range size in bytes). */
+LsVkRange     ls_vk_plan_weight_f16 (LsVkPlan *plan, const float *w, gsize floats);
+/* IEEE binary16 of @v, rounded to nearest even (vk-plan.c). */
+uint16_t      ls_vk_float_to_half (float v);
 /* Small constants packed by the plan itself (copied). */
 LsVkRange     ls_vk_plan_pack   (LsVkPlan *plan, const float *values, gsize floats);
-/* Per-node scratch; valid until the next node is planned. */
+/* Per-node scratch, planned like activations: a range is live from the
+ * node that takes it to the end of that node, then goes back to a free
+ * list. A node never shares a byte with the nodes planned just before it
+ * while those ranges are live, so independent split-K GEMMs (Q, K, V of
+ * one attention) need no barrier between them. A freed range is reused
+ * only by a node that depends on the node that freed it (through its
+ * inputs), so reuse never adds an ordering the data does not already
+ * impose. */
 LsVkRange     ls_vk_plan_scratch (LsVkPlan *plan, gsize floats);
-void          ls_vk_plan_next_node (LsVkPlan *plan);
+/* Ends the scratch of the node planned so far; @node is planned next. */
+void          ls_vk_plan_next_node (LsVkPlan *plan, int node);
+/* Reorders the planned dispatches by dependency level (vk-record.c): each
+ * goes right after the last earlier dispatch it conflicts with (RAW, WAR,
+ * WAW on arena or scratch bytes), so independent dispatches share one
+ * barrier. LS_VULKAN_REORDER=0 keeps the planned order. */
+void          ls_vk_plan_schedule (LsVkPlan *plan);
 void          ls_vk_dispatch_push (LsVkDispatch *d, const void *params, gsize size);
 /* Spreads `groups` workgroups over x and y (x <= 65535). */
 void          ls_vk_dispatch_groups_flat (LsVkDispatch *d, guint64 groups);

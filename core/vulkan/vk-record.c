@@ -4,6 +4,12 @@
  * earlier dispatch since the last barrier wrote (or writes one that it
  * read): the last writer of every arena/scratch byte range is tracked.
  *
+ * Before that, ls_vk_plan_schedule orders the dispatches by dependency
+ * level, so that independent ones (the split-K GEMMs of Q, K and V, each
+ * with its own scratch, then their reduces) sit between the same two
+ * barriers. The per-dispatch timestamps of --profile are then approximate
+ * within such a group: its dispatches may overlap.
+ *
  * The barriers are global VkMemoryBarriers rather than per-buffer ones:
  * no driver we know of tracks buffer ranges finer than that, and one
  * global barrier covers all the tensors that need it at once.
@@ -12,6 +18,7 @@
  */
 #include "vk-record.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 gboolean
@@ -126,6 +133,68 @@ note_dispatch (Hazards *h, const LsVkDispatch *d)
     if (d->writes & (1u << b))
       g_array_append_val (h->written, *r);
   }
+}
+
+/* TRUE when dispatch b must stay after earlier dispatch a. */
+static gboolean
+conflicts (const LsVkDispatch *a, const LsVkDispatch *b)
+{
+  for (int i = 0; i < LS_VK_BINDINGS; i++) {
+    const LsVkRange *ra = &a->bind[i];
+    if (!tracked (ra))
+      continue;
+    for (int j = 0; j < LS_VK_BINDINGS; j++) {
+      const LsVkRange *rb = &b->bind[j];
+      if (!tracked (rb) || !((a->writes & (1u << i)) || (b->writes & (1u << j))))
+        continue;
+      if (ra->buffer == rb->buffer && ra->offset < rb->offset + rb->size
+          && rb->offset < ra->offset + ra->size)
+        return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+typedef struct {
+  int level;
+  guint index;
+} Ranked;
+
+static int
+compare_ranked (gconstpointer pa, gconstpointer pb)
+{
+  const Ranked *a = pa, *b = pb;
+  if (a->level != b->level)
+    return a->level < b->level ? -1 : 1;
+  return a->index < b->index ? -1 : a->index > b->index;
+}
+
+void
+ls_vk_plan_schedule (LsVkPlan *plan)
+{
+  const char *env = g_getenv ("LS_VULKAN_REORDER");
+  if (env && g_strcmp0 (env, "0") == 0)
+    return;
+  GArray *ds = plan->dispatches;
+  const guint n = ds->len;
+  g_autofree Ranked *rank = g_new (Ranked, MAX (n, 1));
+  for (guint i = 0; i < n; i++) {
+    const LsVkDispatch *d = &g_array_index (ds, LsVkDispatch, i);
+    int level = 0;
+    for (guint j = 0; j < i; j++)
+      if (rank[j].level >= level
+          && conflicts (&g_array_index (ds, LsVkDispatch, j), d))
+        level = rank[j].level + 1;
+    rank[i] = (Ranked) { level, i };
+  }
+  /* conflicting dispatches have increasing levels: sorting by level (then
+   * planned order) keeps every one of them in order */
+  qsort (rank, n, sizeof *rank, compare_ranked);
+  GArray *sorted = g_array_sized_new (FALSE, FALSE, sizeof (LsVkDispatch), n);
+  for (guint i = 0; i < n; i++)
+    g_array_append_val (sorted, g_array_index (ds, LsVkDispatch, rank[i].index));
+  g_array_unref (ds);
+  plan->dispatches = sorted;
 }
 
 static void

@@ -11,6 +11,12 @@ static const uint32_t gemm_spv[] =
 static const uint32_t gemm_reg_spv[] =
 #include "gemm_reg.spv.h"
 ;
+static const uint32_t gemm_f16_spv[] =
+#include "gemm_f16.spv.h"
+;
+static const uint32_t gemm_reg_f16_spv[] =
+#include "gemm_reg_f16.spv.h"
+;
 static const uint32_t effattn_context_reg_spv[] =
 #include "effattn_context_reg.spv.h"
 ;
@@ -104,6 +110,8 @@ const LsShaderCode ls_vk_shader_code[LS_N_SHADERS] = {
   SHADER (LS_SHADER_GEMM_REG, gemm_reg),
   SHADER (LS_SHADER_EFFATTN_CONTEXT_REG, effattn_context_reg),
   SHADER (LS_SHADER_EFFATTN_APPLY_REG, effattn_apply_reg),
+  SHADER (LS_SHADER_GEMM_F16, gemm_f16),
+  SHADER (LS_SHADER_GEMM_REG_F16, gemm_reg_f16),
 #ifdef LS_HAVE_NV_COOPMAT
   SHADER (LS_SHADER_GEMM_COOPMAT, gemm_coopmat),
   SHADER (LS_SHADER_EFFATTN_CONTEXT_COOPMAT, effattn_context_coopmat),

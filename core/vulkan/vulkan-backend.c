@@ -39,7 +39,14 @@ upload_weights (LsVulkanBackend *self, GError **error)
   g_autofree char *host = g_malloc0 (MAX (plan->weight_bytes, 4));
   for (guint i = 0; i < plan->weights->len; i++) {
     const LsVkWeight *w = &g_array_index (plan->weights, LsVkWeight, i);
-    memcpy (host + w->offset, w->owned ? w->owned : w->src, w->floats * 4);
+    const float *src = w->owned ? w->owned : w->src;
+    if (w->fp16) {
+      uint16_t *dst = (uint16_t *) (host + w->offset);
+      for (gsize k = 0; k < w->floats; k++)
+        dst[k] = ls_vk_float_to_half (src[k]);
+    } else {
+      memcpy (host + w->offset, src, w->floats * 4);
+    }
   }
   return ls_vk_buffer_upload (self->dev, buf, 0, host, plan->weight_bytes, error);
 }
@@ -54,6 +61,7 @@ vulkan_setup (LsVulkanBackend *self, GError **error)
   for (guint i = 0; i < graph->nodes->len; i++)
     if (!ls_vk_plan_node (&self->plan, (int) i, error))
       return FALSE;
+  ls_vk_plan_schedule (&self->plan);
   if (!ls_vk_pipelines_init (&self->pipelines, dev, error) || !upload_weights (self, error))
     return FALSE;
 
@@ -117,16 +125,18 @@ read_profile (LsVulkanBackend *self)
                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) != VK_SUCCESS)
     return;
   const double ms_per_tick = self->dev->caps.timestamp_period / 1e6;
-  int last_node = -1;
+  /* dispatches of one node may be interleaved with others' (scheduled by
+   * dependency level): count each node once */
+  g_autofree gboolean *seen = g_new0 (gboolean, MAX (self->parent.graph->nodes->len, 1));
   for (guint i = 0; i < ds->len; i++) {
     const LsVkDispatch *d = &g_array_index (ds, LsVkDispatch, i);
     LsOpKind op = ls_graph_get_node (self->parent.graph, d->node)->op;
     /* dispatches run back to back unless a barrier separates them, so a
      * dispatch's time is the step between consecutive timestamps */
     self->op_ms[op] += (double) (ts[i + 1] - ts[i]) * ms_per_tick;
-    if (d->node != last_node)
+    if (!seen[d->node])
       self->op_count[op]++;
-    last_node = d->node;
+    seen[d->node] = TRUE;
   }
 }
 
@@ -261,6 +271,13 @@ backend_new (const LsGraph *graph, int device, gboolean gpu_only, gboolean allow
     g_debug ("vulkan: GEMM path fp32: reg %d, tiled %d (coopmat %s)", gc[LS_VK_GEMM_REG],
              gc[LS_VK_GEMM_TILED], self->dev->caps.coopmat ? "usable, not chosen"
              : self->dev->caps.nv_coopmat ? "off" : "unsupported");
+  if (self->plan.gemm_f16)
+    g_message ("vulkan: %d Linear GEMMs (reg/tiled) read fp16 weights (16-bit storage, fp32 "
+               "accumulation, LS_VULKAN_FP16=1)", self->plan.gemm_f16);
+  else
+    g_debug ("vulkan: fp16 weights off (16-bit storage %s)",
+             self->dev->caps.fp16_storage ? "available, LS_VULKAN_FP16=1 turns them on"
+             : "unsupported");
   g_debug ("%s: %u dispatches, %d barriers, weights %.1f MB, arena %.1f MB, scratch %.1f MB",
            self->name, self->plan.dispatches->len, self->n_barriers,
            self->plan.weight_bytes / 1e6, graph->arena_floats * 4 / 1e6,
@@ -290,4 +307,10 @@ ls_vulkan_backend_get_counts (LsBackend *backend, int *dispatches, int *barriers
   LsVulkanBackend *self = (LsVulkanBackend *) backend;
   *dispatches = (int) self->plan.dispatches->len;
   *barriers = self->n_barriers;
+}
+
+int
+ls_vulkan_backend_get_fp16_gemms (LsBackend *backend)
+{
+  return ((LsVulkanBackend *) backend)->plan.gemm_f16;
 }

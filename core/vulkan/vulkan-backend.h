@@ -15,3 +15,5 @@ LsBackend  *ls_vulkan_backend_new (const LsGraph *graph, int device, gboolean gp
 const char *ls_vulkan_backend_get_name (LsBackend *backend);
 /* Barriers and dispatches in the recorded command buffer (tests). */
 void        ls_vulkan_backend_get_counts (LsBackend *backend, int *dispatches, int *barriers);
+/* GEMMs that read fp16 weights (tests). */
+int         ls_vulkan_backend_get_fp16_gemms (LsBackend *backend);

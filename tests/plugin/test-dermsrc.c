@@ -316,6 +316,7 @@ test_latency_query (void)
   gst_query_parse_latency (q, &live, &min, &max);
   check (live);
   g_assert_cmpuint_eq (min, GST_SECOND / 25);
+  g_assert_cmpuint_eq (max, GST_CLOCK_TIME_NONE);
   gst_query_unref (q);
   gst_harness_teardown (h);
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Soak: live 1080p30 `dermsrc is-live=true ! capsfilter ! lesionseg mode=async
+# ! fakesink sync=true` for SECONDS (default 1800), with threshold, overlay,
+# roi and interval changed every 3 s and the resolution changed every 60 s
+# (capsfilter caps; dermsrc renegotiates). Fails on a crash, an ERROR on the
+# bus, frames out of lesionseg != frames in (pad probes), or RSS ending more
+# than 5% above its value at 10 s; prints RSS start, max and end.
+# Usage: bench/soak.sh [SECONDS] [BUILDDIR]   (CI runs 60 s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-1800}
+build=${2:-build}
+# Live 1080p on the CPU backend: same OpenBLAS kernel choice as bench/pipeline.sh.
+if "$build/bench/sgemm-bench" 64 64 64 1 2>/dev/null | grep -q "kernel Prescott" &&
+   grep -q avx512f /proc/cpuinfo; then
+  export OPENBLAS_CORETYPE=SkylakeX
+fi
+export GST_PLUGIN_PATH="$(cd "$build" && pwd)/plugin"
+export GST_REGISTRY_1_0="$(cd "$build" && pwd)/soak-registry.bin"
+exec "$build/bench/soak" --seconds "$seconds"
