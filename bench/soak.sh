@@ -15,6 +15,10 @@ if "$build/bench/sgemm-bench" 64 64 64 1 2>/dev/null | grep -q "kernel Prescott"
    grep -q avx512f /proc/cpuinfo; then
   export OPENBLAS_CORETYPE=SkylakeX
 fi
+# one malloc arena, as the plugin tests: RSS then shows live memory, not the
+# arena glibc creates for each new thread (worker threads come and go on
+# every resolution change)
+export MALLOC_ARENA_MAX=1
 export GST_PLUGIN_PATH="$(cd "$build" && pwd)/plugin"
 export GST_REGISTRY_1_0="$(cd "$build" && pwd)/soak-registry.bin"
 exec "$build/bench/soak" --seconds "$seconds"

@@ -39,10 +39,15 @@
 #include <dlfcn.h>
 void __tsan_acquire (void *addr);
 void __tsan_release (void *addr);
+/* GLib's own function, looked up once; atomically, since several threads
+ * take their first lock at the same time */
 #define REAL(ret, name, ...) \
-  static ret (*real) (__VA_ARGS__); \
-  if (G_UNLIKELY (real == NULL)) \
-    real = (ret (*) (__VA_ARGS__)) dlsym (RTLD_NEXT, name)
+  static ret (*real_slot) (__VA_ARGS__); \
+  ret (*real) (__VA_ARGS__) = __atomic_load_n (&real_slot, __ATOMIC_ACQUIRE); \
+  if (G_UNLIKELY (real == NULL)) { \
+    real = (ret (*) (__VA_ARGS__)) dlsym (RTLD_NEXT, name); \
+    __atomic_store_n (&real_slot, real, __ATOMIC_RELEASE); \
+  }
 void g_mutex_lock (GMutex *m) { REAL (void, "g_mutex_lock", GMutex *); real (m); __tsan_acquire (m); }
 void g_mutex_unlock (GMutex *m) { REAL (void, "g_mutex_unlock", GMutex *); __tsan_release (m); real (m); }
 gboolean g_mutex_trylock (GMutex *m)
