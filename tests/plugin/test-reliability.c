@@ -391,6 +391,44 @@ test_zero_size (void)
   gst_harness_teardown (h);
 }
 
+/* Buffers shorter than their caps say (empty, one byte, one row short): the
+ * frame cannot be mapped, so GstVideoFilter passes the buffer on untouched
+ * with a warning on the bus; nothing reads past its end (ASan stage). */
+static void
+test_short_buffers (void)
+{
+  const gsize sizes[] = { 0, 1, 64 * 4 * 47 };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    GstHarness *h = harness_new ("mode=sync threshold=0");
+    GstElement *e = harness_lesionseg (h);
+    GstBus *bus = gst_bus_new ();
+    gst_element_set_bus (e, bus);
+    gst_harness_set_src_caps_str (h, "video/x-raw,format=BGRx,width=64,height=48,framerate=30/1");
+    GstBuffer *b = gst_buffer_new_allocate (NULL, sizes[i], NULL);
+    if (sizes[i])
+      gst_buffer_memset (b, 0, 7, sizes[i]);
+    g_assert_cmpint (gst_harness_push (h, b), ==, GST_FLOW_OK);
+    GstBuffer *out = gst_harness_pull (h);
+    g_assert_cmpuint (gst_buffer_get_size (out), ==, sizes[i]);
+    g_assert_null (gst_buffer_get_lesion_seg_meta (out));
+    if (sizes[i]) {
+      GstMapInfo map;
+      g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
+      for (gsize k = 0; k < map.size; k++)
+        g_assert_cmpuint (map.data[k], ==, 7);
+      gst_buffer_unmap (out, &map);
+    }
+    gst_buffer_unref (out);
+    GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR);
+    g_assert_nonnull (msg);
+    g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_WARNING);
+    gst_message_unref (msg);
+    gst_element_set_bus (e, NULL);
+    gst_object_unref (bus);
+    gst_harness_teardown (h);
+  }
+}
+
 /* ROI partly outside: clamped to the frame. Wholly outside: the whole
  * frame. Either way with a warning on the bus. */
 static void
@@ -669,6 +707,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/model-reloads", test_model_reloads);
   g_test_add_func ("/reliability/odd-sizes-padded", test_odd_sizes_padded);
   g_test_add_func ("/reliability/zero-size", test_zero_size);
+  g_test_add_func ("/reliability/short-buffers", test_short_buffers);
   g_test_add_func ("/reliability/roi-outside", test_roi_outside);
   g_test_add_func ("/reliability/model-replaced", test_model_replaced);
   g_test_add_func ("/reliability/auto-fallback", test_auto_fallback);
