@@ -324,53 +324,6 @@ test_async (void)
   gst_harness_teardown (h);
 }
 
-static int
-cmp_double (gconstpointer a, gconstpointer b)
-{
-  const double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
-/* The streaming thread's cost at 1080p (the pushes in async mode): the
- * pre-processing copy + the overlay, for a lesion covering a quarter of the
- * frame (roi=<480,270,960,540> with threshold=0) and the worst case of the
- * whole frame, and the overlay alone (interval: no copy on most frames).
- * The worker shares the CPU meanwhile, so the median is what to read. */
-static void
-test_streaming_cost_1080p (void)
-{
-  const char *fmts[] = { "BGRx", "NV12" };
-  const char *cases[] = { "roi=<480,270,960,540>", "", "interval=1000000 roi=<480,270,960,540>" };
-  const char *names[] = { "copy + overlay, quarter-frame lesion", "copy + overlay, whole-frame lesion",
-                          "overlay only, quarter-frame lesion" };
-  for (guint f = 0; f < G_N_ELEMENTS (fmts); f++)
-    for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
-      gchar *props = g_strdup_printf ("mode=async threshold=0 overlay=both %s", cases[c]);
-      GstHarness *h = harness_new (props);
-      g_free (props);
-      set_caps (h, fmts[f], 1920, 1080);
-      double t[40];
-      int n = 0;
-      for (int i = 0; i < 400 && n < 12; i++) {
-        GstBuffer *in = make_frame (fmts[f], 1920, 1080, i);
-        const gint64 t0 = g_get_monotonic_time ();
-        gst_harness_push (h, in);
-        const double ms = (g_get_monotonic_time () - t0) / 1000.0;
-        GstBuffer *out = gst_harness_pull (h);
-        if (gst_buffer_get_lesion_seg_meta (out))
-          t[n++] = ms;
-        gst_buffer_unref (out);
-        g_usleep (n ? 10000 : 2000);
-      }
-      g_assert_cmpint (n, >, 5);
-      qsort (t, n, sizeof t[0], cmp_double);
-      g_test_message ("1080p %-4s %-40s %.2f ms best, %.2f ms median", fmts[f], names[c],
-                      t[0], t[n / 2]);
-      g_assert_cmpfloat (t[0], <, 20.0);   /* generous: CI is shared; the target is 3 ms */
-      gst_harness_teardown (h);
-    }
-}
-
 /* ---- interval, sync ------------------------------------------------------- */
 
 static void
@@ -956,7 +909,6 @@ main (int argc, char **argv)
 
   g_test_add_func ("/lesionseg/formats-overlays", test_formats_overlays);
   g_test_add_func ("/lesionseg/async", test_async);
-  g_test_add_func ("/lesionseg/streaming-cost-1080p", test_streaming_cost_1080p);
   g_test_add_func ("/lesionseg/interval", test_interval);
   g_test_add_func ("/lesionseg/sync-alignment", test_sync_alignment);
   g_test_add_func ("/lesionseg/properties-playing", test_properties_playing);
