@@ -16,6 +16,7 @@
 #include "model-private.h"
 #include "safetensors.h"
 #include "st-writer.h"
+#include "model-fixture.h"
 
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -347,33 +348,6 @@ test_engine_refuses (void)
 
 /* ---- model files on disk ------------------------------------------------ */
 
-typedef struct {
-  char *dir;
-  char *path;
-} Fixture;
-
-static void
-fixture_setup (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GError) error = NULL;
-  f->dir = g_dir_make_tmp ("lesionseg-hostile-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->path = g_build_filename (f->dir, "model.safetensors", NULL);
-}
-
-static void
-fixture_teardown (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
-  const char *name;
-  while (dir && (name = g_dir_read_name (dir))) {
-    g_autofree char *p = g_build_filename (f->dir, name, NULL);
-    g_assert_cmpint (g_remove (p), ==, 0);
-  }
-  g_assert_cmpint (g_rmdir (f->dir), ==, 0);
-  g_free (f->path);
-  g_free (f->dir);
-}
 
 /* Peak resident set (kB), from /proc/self/status. */
 static gint64

@@ -8,6 +8,7 @@
 #include "network.h"
 #include "safetensors.h"
 #include "st-writer.h"
+#include "model-fixture.h"
 
 /* The library logs in its own domain (core/meson.build). */
 #define LIB_LOG_DOMAIN "lesionseg"
@@ -28,33 +29,6 @@ static const LsConfig small_config = {
   .iscf_scales = 3,
 };
 
-typedef struct {
-  char *dir;
-  char *path;   /* dir/model.safetensors */
-} Fixture;
-
-static void
-fixture_setup (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GError) error = NULL;
-  f->dir = g_dir_make_tmp ("lesionseg-test-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->path = g_build_filename (f->dir, "model.safetensors", NULL);
-}
-
-static void
-fixture_teardown (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
-  const char *name;
-  while (dir && (name = g_dir_read_name (dir))) {
-    g_autofree char *p = g_build_filename (f->dir, name, NULL);
-    g_assert_cmpint (g_remove (p), ==, 0);
-  }
-  g_assert_cmpint (g_rmdir (f->dir), ==, 0);
-  g_free (f->path);
-  g_free (f->dir);
-}
 
 static void
 write_bytes (const char *path, GBytes *bytes)
