@@ -168,6 +168,12 @@ ls_engine_get_backend_name (const LsEngine *engine)
   return engine->backend_name;
 }
 
+double
+ls_engine_get_gflop (const LsEngine *engine)
+{
+  return ls_graph_flops (engine->graph) / 1e9;
+}
+
 LsModel *
 ls_engine_get_model (const LsEngine *engine)
 {

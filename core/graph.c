@@ -172,3 +172,35 @@ ls_graph_plan (LsGraph *graph)
   }
   graph->arena_floats = arena;
 }
+
+double
+ls_graph_flops (const LsGraph *graph)
+{
+  double flops = 0;
+  for (guint i = 0; i < graph->nodes->len; i++) {
+    const LsNode *node = ls_graph_get_node (graph, (int) i);
+    const LsTensor *src = node->nsrc > 0 ? ls_graph_get_tensor (graph, node->src[0]) : NULL;
+    const LsTensor *dst = ls_graph_get_tensor (graph, node->dst);
+    switch (node->op) {
+    case LS_OP_LINEAR:
+      flops += 2.0 * src->n * node->in * node->out;
+      break;
+    case LS_OP_CONV_PATCH:
+      flops += 2.0 * dst->n * node->in * node->k * node->k * node->out;
+      break;
+    case LS_OP_ATTN_CONTEXT:   /* [Ck, N] x [N, Cv] */
+    case LS_OP_ATTN_APPLY:     /* [N, Cq] x [Cq, Cg] */
+      flops += 2.0 * src->n * src->c * ls_graph_get_tensor (graph, node->src[1])->c;
+      break;
+    case LS_OP_DWCONV3X3_SKIP:
+      flops += 2.0 * 9 * src->n * src->c;
+      break;
+    case LS_OP_PROJECT_ONE:
+      flops += 2.0 * src->n * src->c;
+      break;
+    default:                   /* normalisations and shuffles: no multiply-adds counted */
+      break;
+    }
+  }
+  return flops;
+}

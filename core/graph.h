@@ -29,10 +29,11 @@ typedef enum {
   LS_OP_LAYERNORM_GELU,   /* dst = GELU(LN(src)) */
   LS_OP_DWCONV3X3_SKIP,   /* dst = dwconv3x3(src) + b + src on the H x W grid */
   /* Efficient attention, first half: softmaxes K = src[0] [N, C] over tokens
-   * in place, then the context dst[C, C] = softmax_N(K)^T V, V = src[1]. */
+   * in place, then the context dst[C, Cv] = softmax_N(K)^T V, V = src[1]
+   * [N, Cv] (Cv != C when the value Linear is folded; network.c). */
   LS_OP_ATTN_CONTEXT,
   /* Second half: softmaxes Q = src[0] [N, C] over channels in place, then
-   * dst[N, C] (+)= softmax_C(Q) G, G = src[1] [C, C]. */
+   * dst[N, Cg] (+)= softmax_C(Q) G, G = src[1] [C, Cg]. */
   LS_OP_ATTN_APPLY,
   /* ISCF: dst[C, C] = SE fusion of the contexts src[0..nsrc-1]. */
   LS_OP_ISCF_FUSE,
@@ -79,11 +80,14 @@ void      ls_graph_free     (LsGraph *graph);
 int       ls_graph_tensor   (LsGraph *graph, int n, int c, const char *name);
 /* Appends a node and returns a pointer valid until the next append. */
 LsNode   *ls_graph_add      (LsGraph *graph, LsOpKind op, const char *name);
-/* Takes ownership of a g_malloc'd / ls_aligned_alloc'd buffer. */
+/* Takes ownership of an ls_aligned_alloc'd buffer (folded weights). */
 float    *ls_graph_own      (LsGraph *graph, float *buffer);
 /* Computes lifetimes and assigns arena offsets (greedy by size, first fit
  * among non-overlapping lifetimes); call once after the last node. */
 void      ls_graph_plan     (LsGraph *graph);
+/* Floating-point operations the nodes execute (a multiply-add counts 2):
+ * after folding, fewer than the network's nominal count. */
+double    ls_graph_flops    (const LsGraph *graph);
 
 static inline LsTensor *
 ls_graph_get_tensor (const LsGraph *graph, int id)

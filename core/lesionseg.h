@@ -134,6 +134,10 @@ int         ls_engine_get_height   (const LsEngine *engine);
 /* "cpu" or "vulkan:<device name>" */
 const char *ls_engine_get_backend_name (const LsEngine *engine);
 LsModel    *ls_engine_get_model    (const LsEngine *engine);
+/* GFLOP one run executes. Below ls_model_get_gflop()'s count for the network
+ * as published: the engine folds Linears around the attention into each
+ * other where that saves work. */
+double      ls_engine_get_gflop    (const LsEngine *engine);
 
 /* Runs the network on an already normalised input (3 planes of width x height)
  * and writes width x height logits. */

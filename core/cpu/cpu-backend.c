@@ -120,17 +120,18 @@ run_node (LsCpuBackend *self, const LsNode *node)
 
   case LS_OP_ATTN_CONTEXT: {
     const float *v = tensor_data (self, node->src[1]);
+    const int cv = ls_graph_get_tensor (graph, node->src[1])->c;
     ls_cpu_softmax_tokens (x, src->n, src->c);
-    sgemm_rows (TRUE, FALSE, src->c, src->c, src->n, x, src->c, v, src->c, NULL, FALSE, y,
-                dst->c);
+    sgemm_rows (TRUE, FALSE, src->c, cv, src->n, x, src->c, v, cv, NULL, FALSE, y, dst->c);
     break;
   }
 
   case LS_OP_ATTN_APPLY: {
     const float *g = tensor_data (self, node->src[1]);
+    const int cg = ls_graph_get_tensor (graph, node->src[1])->c;
     ls_cpu_softmax_channels (x, src->n, src->c);
-    sgemm_rows (FALSE, FALSE, src->n, src->c, src->c, x, src->c, g, src->c, NULL,
-                node->accumulate, y, dst->c);
+    sgemm_rows (FALSE, FALSE, src->n, cg, src->c, x, src->c, g, cg, NULL, node->accumulate, y,
+                dst->c);
     break;
   }
 

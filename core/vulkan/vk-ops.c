@@ -327,6 +327,7 @@ plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **
 {
   const LsTensor *k = ls_graph_get_tensor (plan->graph, node->src[0]);
   const uint32_t n = (uint32_t) k->n, c = (uint32_t) k->c;
+  const uint32_t cv = (uint32_t) ls_graph_get_tensor (plan->graph, node->src[1])->c;
 
   /* key softmax statistics: partial (max, sum) per token chunk, merged */
   uint32_t channel_groups = LS_VK_DIV_UP (c, 64);
@@ -357,7 +358,8 @@ plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **
   /* G = softmax_N(K)^T V: A = K transposed, split-K over the tokens */
   Gemm g = {
     .shader = LS_SHADER_EFFATTN_CONTEXT,
-    .m = c, .n = c, .k = n, .lda = c, .ldb = c, .ldc = (uint32_t) ls_graph_get_tensor (plan->graph, node->dst)->c,
+    .m = c, .n = cv, .k = n, .lda = c, .ldb = cv,
+    .ldc = (uint32_t) ls_graph_get_tensor (plan->graph, node->dst)->c,
     .flags = GEMM_TRANS_A,
     .a = ls_vk_plan_tensor (plan, node->src[0]),
     .b = ls_vk_plan_tensor (plan, node->src[1]),
@@ -381,10 +383,11 @@ plan_attn_apply (LsVkPlan *plan, int node_index, const LsNode *node, GError **er
   ls_vk_dispatch_groups_flat (d, (guint64) q->n);
 
   const LsTensor *dst = ls_graph_get_tensor (plan->graph, node->dst);
+  const uint32_t cg = (uint32_t) ls_graph_get_tensor (plan->graph, node->src[1])->c;
   Gemm g = {
     .shader = LS_SHADER_EFFATTN_APPLY,
-    .m = (uint32_t) q->n, .n = (uint32_t) q->c, .k = (uint32_t) q->c,
-    .lda = (uint32_t) q->c, .ldb = (uint32_t) q->c, .ldc = (uint32_t) dst->c,
+    .m = (uint32_t) q->n, .n = cg, .k = (uint32_t) q->c,
+    .lda = (uint32_t) q->c, .ldb = cg, .ldc = (uint32_t) dst->c,
     .flags = node->accumulate ? GEMM_ACCUMULATE : 0,
     .a = qr, .b = ls_vk_plan_tensor (plan, node->src[1]),
     .c = ls_vk_plan_tensor (plan, node->dst),

@@ -12,6 +12,7 @@
 
 #include <glib/gstdio.h>
 
+#include "affine.h"
 #include "graph.h"
 #include "lesionseg.h"
 #include "model-private.h"
@@ -220,6 +221,80 @@ test_memory_plan (void)
   ls_graph_free (graph);
 }
 
+/* Two Linears folded into one give what running them in a row gives, with
+ * and without biases, and the identity on either side changes nothing. */
+static void
+test_affine_compose (void)
+{
+  enum { IN = 5, MID = 7, OUT = 3 };
+  float w1[MID * 6], b1[MID], w2[OUT * MID], b2[OUT], x[IN];
+  for (int i = 0; i < MID * 6; i++)
+    w1[i] = sinf (i * 0.7f);
+  for (int i = 0; i < OUT * MID; i++)
+    w2[i] = cosf (i * 0.3f);
+  for (int i = 0; i < MID; i++)
+    b1[i] = 0.1f * i;
+  for (int i = 0; i < OUT; i++)
+    b2[i] = -0.2f * i;
+  for (int i = 0; i < IN; i++)
+    x[i] = 1.0f - 0.3f * i;
+
+  LsGraph *graph = ls_graph_new (32, 32);
+  for (int with_bias = 0; with_bias < 4; with_bias++) {
+    /* w1 has a row stride of 6 (a column slice, as the decoder's concat) */
+    LsAffine first = { w1, with_bias & 1 ? b1 : NULL, IN, MID, 6 };
+    LsAffine second = { w2, with_bias & 2 ? b2 : NULL, MID, OUT, MID };
+    LsAffine both = ls_affine_compose (graph, first, second);
+    g_assert_cmpint (both.in, ==, IN);
+    g_assert_cmpint (both.out, ==, OUT);
+    g_assert_true ((both.b != NULL) == (with_bias != 0));
+    for (int o = 0; o < OUT; o++) {
+      double expect = second.b ? second.b[o] : 0;
+      for (int m = 0; m < MID; m++) {
+        double h = first.b ? first.b[m] : 0;
+        for (int i = 0; i < IN; i++)
+          h += (double) w1[m * 6 + i] * x[i];
+        expect += (double) w2[o * MID + m] * h;
+      }
+      double got = both.b ? both.b[o] : 0;
+      for (int i = 0; i < IN; i++)
+        got += (double) both.w[o * both.ldw + i] * x[i];
+      g_assert_cmpfloat_with_epsilon (got, expect, 1e-5);
+    }
+  }
+  LsAffine first = { w1, b1, IN, MID, 6 };
+  g_assert_true (ls_affine_compose (graph, LS_AFFINE_IDENTITY, first).w == w1);
+  g_assert_true (ls_affine_compose (graph, first, LS_AFFINE_IDENTITY).w == w1);
+  ls_graph_free (graph);
+}
+
+/* The folds around the attention are taken where they save work: the full
+ * config at 224x224 executes well under the network's count, and no size
+ * ever executes more than the network as published. */
+static void
+test_folding_saves_work (void)
+{
+  static const LsConfig full = {
+    .dims = { 128, 320, 512 }, .layers = { 2, 2, 2 }, .ffn_ratio = 4, .image_size = 224,
+    .input_norm = LS_INPUT_NORM_MINMAX255, .iscf_scales = 3,
+  };
+  static const int sizes[][2] = { { 224, 224 }, { 32, 32 }, { 64, 256 }, { 512, 384 } };
+  g_autoptr (LsModel) model = ls_model_new_random (&full, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    g_autoptr (GError) error = NULL;
+    LsGraph *graph = ls_network_build (model, sizes[i][0], sizes[i][1], &error);
+    g_assert_no_error (error);
+    double executed = ls_graph_flops (graph);
+    double nominal = ls_network_flops (&full, sizes[i][0], sizes[i][1]);
+    g_test_message ("%dx%d: %.2f of %.2f GFLOP executed", sizes[i][0], sizes[i][1],
+                    executed / 1e9, nominal / 1e9);
+    g_assert_cmpfloat (executed, <=, nominal);
+    if (i == 0)
+      g_assert_cmpfloat (executed, <, 0.75 * nominal);
+    ls_graph_free (graph);
+  }
+}
+
 /* Input sizes the network cannot take are refused with a message. */
 static void
 test_bad_input_size (void)
@@ -300,6 +375,8 @@ main (int argc, char **argv)
   g_test_add_func ("/network/full-config", test_full_config);
   g_test_add_func ("/network/converter-round-trip", test_converter_round_trip);
   g_test_add_func ("/network/memory-plan", test_memory_plan);
+  g_test_add_func ("/network/affine-compose", test_affine_compose);
+  g_test_add_func ("/network/folding-saves-work", test_folding_saves_work);
   g_test_add_func ("/network/bad-input-size", test_bad_input_size);
   g_test_add_func ("/network/two-engines-two-threads", test_two_engines_two_threads);
   return g_test_run ();

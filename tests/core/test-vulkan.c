@@ -362,8 +362,8 @@ test_linear_fp16 (void)
   g_unsetenv ("LS_VULKAN_FP16");
 }
 
-static void run_attn_context (int n, int c);
-static void run_attn_apply (int n, int c, gboolean accumulate);
+static void run_attn_context (int n, int c, int cv);
+static void run_attn_apply (int n, int c, int cg, gboolean accumulate);
 
 /* The attention GEMMs (softmax on load, transposed A, split-K) on each
  * kernel (coopmat where the device has it, else reg again). */
@@ -373,13 +373,17 @@ test_attn_kernels (void)
   static const char *kernels[] = { "tiled", "reg", "coopmat" };
   for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
     g_setenv ("LS_VULKAN_GEMM", kernels[i], TRUE);
-    run_attn_context (301, 24);
-    run_attn_context (200, 64);
-    run_attn_apply (77, 24, FALSE);
-    run_attn_apply (50, 33, TRUE);
+    run_attn_context (301, 24, 24);
+    run_attn_context (200, 64, 64);
+    run_attn_context (300, 64, 37);
+    run_attn_apply (77, 24, 24, FALSE);
+    run_attn_apply (50, 33, 33, TRUE);
+    run_attn_apply (100, 40, 19, TRUE);
     g_setenv ("LS_VULKAN_GEMM_TILE", "2", TRUE);   /* reg: 64 x 128 */
-    run_attn_context (150, 132);
-    run_attn_apply (140, 132, TRUE);
+    run_attn_context (150, 132, 132);
+    run_attn_context (150, 132, 40);
+    run_attn_apply (140, 132, 132, TRUE);
+    run_attn_apply (140, 132, 48, TRUE);
     g_unsetenv ("LS_VULKAN_GEMM_TILE");
   }
   g_unsetenv ("LS_VULKAN_GEMM");
@@ -475,12 +479,12 @@ test_dwconv (void)
 }
 
 static void
-run_attn_context (int n, int c)
+run_attn_context (int n, int c, int cv)
 {
   OpTest *t = op_test_new ();
   int k = op_tensor (t, n, c);
-  int v = op_tensor (t, n, c);
-  int g = op_tensor (t, c, c);
+  int v = op_tensor (t, n, cv);
+  int g = op_tensor (t, c, cv);
   LsNode *node = ls_graph_add (t->graph, LS_OP_ATTN_CONTEXT, "context");
   node->src[0] = k;
   node->src[1] = v;
@@ -495,18 +499,19 @@ run_attn_context (int n, int c)
 static void
 test_attn_context (void)
 {
-  run_attn_context (301, 24);
-  run_attn_context (200, 64);
-  run_attn_context (1000, 20);
+  run_attn_context (301, 24, 24);
+  run_attn_context (200, 64, 64);
+  run_attn_context (1000, 20, 20);
+  run_attn_context (500, 48, 17);   /* the value Linear folded: V is the input */
 }
 
 static void
-run_attn_apply (int n, int c, gboolean accumulate)
+run_attn_apply (int n, int c, int cg, gboolean accumulate)
 {
   OpTest *t = op_test_new ();
   int q = op_tensor (t, n, c);
-  int g = op_tensor (t, c, c);
-  int y = op_tensor (t, n, c);
+  int g = op_tensor (t, c, cg);
+  int y = op_tensor (t, n, cg);
   LsNode *node = ls_graph_add (t->graph, LS_OP_ATTN_APPLY, "apply");
   node->src[0] = q;
   node->src[1] = g;
@@ -522,9 +527,10 @@ run_attn_apply (int n, int c, gboolean accumulate)
 static void
 test_attn_apply (void)
 {
-  run_attn_apply (77, 24, FALSE);
-  run_attn_apply (50, 33, TRUE);
-  run_attn_apply (64, 64, TRUE);
+  run_attn_apply (77, 24, 24, FALSE);
+  run_attn_apply (50, 33, 33, TRUE);
+  run_attn_apply (64, 64, 64, TRUE);
+  run_attn_apply (90, 40, 13, TRUE);   /* the Linear after it folded into G */
 }
 
 static void
