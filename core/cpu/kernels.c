@@ -132,8 +132,7 @@ ls_gelu1 (float x)
  * and subtracted in two steps: a float mean near 1000 is only good to
  * 3e-5, which would be 1e-4 of an output whose std is 0.3. */
 LS_ALWAYS_INLINE void
-ls_ln_row (const float *x, float *y, int c, const float *w, const float *b,
-           gboolean gelu)
+ls_ln_stats (const float *x, int c, float *mean_hi, float *mean_lo, float *rstd)
 {
   float sum = 0.0f;
 #pragma omp simd reduction(+:sum)
@@ -151,7 +150,17 @@ ls_ln_row (const float *x, float *y, int c, const float *w, const float *b,
   float lo = sd / (float) c;
   float var = (sd2 - sd * lo) / (float) c;
   var = var > 0.0f ? var : 0.0f;
-  float rstd = 1.0f / sqrtf (var + LS_LN_EPS);
+  *mean_hi = mean;
+  *mean_lo = lo;
+  *rstd = 1.0f / sqrtf (var + LS_LN_EPS);
+}
+
+LS_ALWAYS_INLINE void
+ls_ln_row (const float *x, float *y, int c, const float *w, const float *b,
+           gboolean gelu)
+{
+  float mean, lo, rstd;
+  ls_ln_stats (x, c, &mean, &lo, &rstd);
 
   /* x and y may be the same row: each element is read before it is written
    * and no element is read again, so `omp simd` is safe without restrict. */
@@ -591,6 +600,47 @@ ls_cpu_pixel_shuffle_ln (const float *x, float *y, int height, int width, int c,
     if ((gint64) height * width * p * p * c > LS_PAR_MIN_WORK)
   for (int gy = 0; gy < height; gy++)
     shuffle_ln_row (x, y, gy, width, c, p, w, b);
+}
+
+/* The last decoder LayerNorm and the final 1x1 conv of one grid row, never
+ * writing the normalised pixels: with a = ln_w * proj_w,
+ *   logit = rstd * sum_i (x_i - mean) a_i + (sum_i ln_b_i proj_w_i + proj_b). */
+LS_CLONES static void
+shuffle_ln_project_row (const float *x, float *logits, int gy, int width, int c, int p,
+                        const float *a, float bias)
+{
+  int wo = width * p;
+  gsize cin = (gsize) p * p * c;
+  for (int py = 0; py < p; py++)
+    for (int gx = 0; gx < width; gx++) {
+      const float *cell = x + ((gsize) gy * width + gx) * cin;
+      for (int px = 0; px < p; px++) {
+        const float *v = cell + (gsize) (py * p + px) * c;
+        float mean, lo, rstd, acc = 0.0f;
+        ls_ln_stats (v, c, &mean, &lo, &rstd);
+#pragma omp simd reduction(+:acc)
+        for (int i = 0; i < c; i++)
+          acc += (v[i] - mean - lo) * a[i];
+        logits[(gsize) (gy * p + py) * wo + (gsize) gx * p + px] = acc * rstd + bias;
+      }
+    }
+}
+
+void
+ls_cpu_pixel_shuffle_ln_project (const float *x, float *logits, int height, int width,
+                                 int c, int p, const float *ln_w, const float *ln_b,
+                                 const float *proj_w, float proj_b)
+{
+  g_autofree float *a = g_new (float, c);
+  double bias = proj_b;
+  for (int i = 0; i < c; i++) {
+    a[i] = ln_w[i] * proj_w[i];
+    bias += (double) ln_b[i] * proj_w[i];
+  }
+#pragma omp parallel for schedule(static) \
+    if ((gint64) height * width * p * p * c > LS_PAR_MIN_WORK)
+  for (int gy = 0; gy < height; gy++)
+    shuffle_ln_project_row (x, logits, gy, width, c, p, a, (float) bias);
 }
 
 /* ---- ISCF fusion -------------------------------------------------------- */

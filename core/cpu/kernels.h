@@ -69,6 +69,13 @@ void ls_cpu_im2col_planar (const float *x, float *col, int height, int width, in
 void ls_cpu_pixel_shuffle_ln (const float *x, float *y, int height, int width, int c,
                               int p, const float *w, const float *b);
 
+/* ls_cpu_pixel_shuffle_ln then ls_cpu_project_one (proj_w, proj_b), without
+ * the normalised pixels ever being stored: logits[(H p)*(W p)]. Allocates
+ * c floats per call. */
+void ls_cpu_pixel_shuffle_ln_project (const float *x, float *logits, int height, int width,
+                                      int c, int p, const float *ln_w, const float *ln_b,
+                                      const float *proj_w, float proj_b);
+
 /* ISCF squeeze-excitation fusion of s contexts G[i] (each [d, d]):
  * m_i = mean of G[i]; e = sigmoid(fc2_w relu(fc1_w m + fc1_b) + fc2_b)
  * (fc1_w, fc2_w [s, s] row-major); out = sum_i conv_w[i] e_i G[i] + conv_b. */

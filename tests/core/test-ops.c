@@ -615,6 +615,24 @@ test_pixel_shuffle_ln (void)
                                   hh, ww, c, p);
     check_close (what, y, ref, count, 1e-5, 1e-5);
     g_free (what);
+
+    /* fused with the final 1x1 conv: the logits of the reference pixels */
+    float *proj = random_floats (rand, c, -1.0, 1.0);
+    float *logits = g_new (float, (gsize) ho * wo);
+    double *ref_logits = g_new (double, (gsize) ho * wo);
+    for (int i = 0; i < ho * wo; i++) {
+      ref_logits[i] = 0.25;
+      for (int ch = 0; ch < c; ch++)
+        ref_logits[i] += ref[(gsize) i * c + ch] * proj[ch];
+    }
+    ls_cpu_pixel_shuffle_ln_project (x, logits, hh, ww, c, p, w, b, proj, 0.25f);
+    what = g_strdup_printf ("pixel_shuffle_ln_project %dx%d c=%d p=%d", hh, ww, c, p);
+    check_close (what, logits, ref_logits, (gsize) ho * wo, 1e-5, 1e-5 * sqrt (c));
+    g_free (what);
+    g_free (proj);
+    g_free (logits);
+    g_free (ref_logits);
+
     g_free (x);
     g_free (w);
     g_free (b);
@@ -743,7 +761,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/dwconv3x3-skip", test_dwconv);
   g_test_add_func ("/ops/im2col", test_im2col);
   g_test_add_func ("/ops/im2col-planar", test_im2col_planar);
-  g_test_add_func ("/ops/pixel-shuffle-ln", test_pixel_shuffle_ln);
+  g_test_add_func ("/ops/pixel-shuffle-ln", test_pixel_shuffle_ln);   /* and + project */
   g_test_add_func ("/ops/iscf-fuse", test_iscf_fuse);
   g_test_add_func ("/ops/project-one", test_project_one);
   return g_test_run ();
