@@ -30,6 +30,7 @@ pt=$(/usr/bin/python3 "$here/torch-bench.py" --iters 10 --threads "$threads" | t
 value() { echo "$1" | grep "^$2" | head -1 | sed -E 's/^[^:]*: *([0-9.]+).*/\1/'; }
 sg_gflops=$(value "$sg" "GFLOP/s")
 ls_gflops=$(value "$ls" "GFLOP/s")
+ls_exec_gflops=$(value "$ls" "executed GFLOP/s")
 ls_median=$(value "$ls" "median")
 pt_median=$(value "$pt" "median")
 echo
@@ -37,5 +38,6 @@ echo "== summary"
 echo "lesionseg cpu: $ls_median ms median, $ls_gflops GFLOP/s"
 echo "PyTorch reference: $pt_median ms median"
 echo "sgemm 3136x512x512: $sg_gflops GFLOP/s"
-awk -v a="$ls_gflops" -v b="$sg_gflops" 'BEGIN { printf "lesionseg / sgemm GFLOP/s: %.2f (target >= 0.60)\n", a / b }'
+awk -v a="$ls_gflops" -v b="$sg_gflops" 'BEGIN { printf "lesionseg / sgemm GFLOP/s: %.2f (target >= 0.60; the network'"'"'s GFLOP)\n", a / b }'
+awk -v a="$ls_exec_gflops" -v b="$sg_gflops" 'BEGIN { printf "  the same with the GFLOP executed after folding: %.2f\n", a / b }'
 awk -v a="$pt_median" -v b="$ls_median" 'BEGIN { printf "speed-up over PyTorch (median / median): %.2fx (target >= 4)\n", a / b }'

@@ -335,21 +335,25 @@ patch_expand (Builder *bld, int x, int h, int w, int c, int p, int c_out, const 
   return y;
 }
 
-/* LN_tr(concat_linear([x1_linear(t) ; skip])) as two GEMMs into one output */
+/* LN_tr(concat_linear([x1_linear(t) ; skip])) as two GEMMs into one output.
+ * x1_linear and the left half of concat_linear are two Linears in a row:
+ * folded into one, always cheaper (c_t c multiply-adds a token, not
+ * c_t c + c c). */
 static int
 decoder_merge (Builder *bld, int t, int skip, int c_t, int c, const char *prefix)
 {
   g_autofree char *x1 = g_strconcat (prefix, ".x1_linear", NULL);
   g_autofree char *cat = g_strconcat (prefix, ".concat_linear", NULL);
   g_autofree char *norm = g_strconcat (prefix, ".norm_tr", NULL);
-  int a = linear (bld, t, affine (bld, x1, c_t, c, TRUE), x1);
-  int n = ls_graph_get_tensor (bld->graph, a)->n;
-  int u = tensor (bld, n, c, label ("%s", cat));
   const float *w = weight (bld, cat, ".weight");
-  linear_into (bld, a, u, (LsAffine) { w, weight (bld, cat, ".bias"), c, c, 2 * c }, FALSE,
-               label ("%s", cat));
-  linear_into (bld, skip, u, (LsAffine) { w + c, NULL, c, c, 2 * c }, TRUE,
-               label ("%s.skip", cat));
+  LsAffine left = { w, weight (bld, cat, ".bias"), c, c, 2 * c };
+  LsAffine right = { w + c, NULL, c, c, 2 * c };
+
+  int n = ls_graph_get_tensor (bld->graph, t)->n;
+  int u = tensor (bld, n, c, label ("%s", cat));
+  linear_into (bld, t, u, ls_affine_compose (bld->graph, affine (bld, x1, c_t, c, TRUE), left),
+               FALSE, label ("%s", cat));
+  linear_into (bld, skip, u, right, TRUE, label ("%s.skip", cat));
   layernorm (bld, LS_OP_LAYERNORM, u, u, norm);
   return u;
 }
