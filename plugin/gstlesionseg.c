@@ -551,7 +551,18 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
   const guint64 seq = self->frame_count++;
   gint64 network_us = 0;
 
-  if (seq % interval == 0) {
+  /* Async: a frame that a newer one would replace before the busy worker
+   * is free again is not prepared at all (with a 40 ms network at 30 fps,
+   * about every other frame). The network still gets the newest frame that
+   * arrives before it is free, as before. */
+  const GstVideoInfo *info = &filter->in_info;
+  const gint64 frame_us = GST_VIDEO_INFO_FPS_N (info) > 0
+      ? gst_util_uint64_scale_int (G_USEC_PER_SEC, GST_VIDEO_INFO_FPS_D (info),
+                                   GST_VIDEO_INFO_FPS_N (info)) : 0;
+  const gboolean stale = self->is_async && interval == 1 && frame_us > 0 &&
+      lseg_worker_busy_for (self, frame_us);
+
+  if (seq % interval == 0 && !stale) {
     LsegJob *job = lseg_worker_take_job (self);
     if (job == NULL)
       return GST_FLOW_ERROR;   /* the worker failed and has said why */

@@ -74,6 +74,8 @@ struct _GstLesionSeg {
   LsegJob *spare;                    /* a finished job kept for reuse */
   LsegResult *latest;                /* the newest finished mask */
   guint64 replaced;                  /* frames a newer one replaced before the network took them */
+  gint64 busy_since;                 /* monotonic us when the worker took its job */
+  double job_us;                     /* running mean of a job's time on the worker, us */
 
   /* the network's private state (worker, or streaming thread in sync mode) */
   float *prob, *ema;

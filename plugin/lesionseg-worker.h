@@ -16,6 +16,10 @@ void lseg_worker_stop (GstLesionSeg *self);
 
 LsegJob *lseg_worker_take_job (GstLesionSeg *self);
 void lseg_worker_submit (GstLesionSeg *self, LsegJob *job);
+/* Async: TRUE when the worker is expected to still be busy @us from now, so
+ * that a frame prepared now would be replaced by a newer one before the
+ * network took it. */
+gboolean lseg_worker_busy_for (GstLesionSeg *self, gint64 us);
 gboolean lseg_worker_run_sync (GstLesionSeg *self, LsegJob *job, gint64 *network_us);
 LsegResult *lseg_worker_latest (GstLesionSeg *self);
 
