@@ -16,17 +16,8 @@
 #include <unistd.h>
 
 #include "gstlesionsegmeta.h"
+#include "rss.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LS_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define LS_SANITIZED 1
-#endif
-#endif
-#ifndef LS_SANITIZED
-#define LS_SANITIZED 0
-#endif
 
 /* ---- ThreadSanitizer and GLib's futex locks --------------------------------
  *
@@ -94,38 +85,6 @@ static const char *formats[] = {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-/* Resident memory, after glibc has handed its free pages back (malloc_trim
- * over every arena): live memory, not what threads' arenas keep cached. */
-static gsize
-rss_bytes (void)
-{
-  malloc_trim (0);
-  gchar *statm = NULL;
-  g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
-  unsigned long pages = 0, resident = 0;
-  g_assert_cmpint (sscanf (statm, "%lu %lu", &pages, &resident), ==, 2);
-  g_free (statm);
-  return resident * (gsize) sysconf (_SC_PAGESIZE);
-}
-
-/* RSS after N runs within 5% of RSS after a short warm-up (measured: all
- * growth, +8% here, happens in the first ten cycles, while glibc creates an
- * arena for each new worker thread and GStreamer registers its types once;
- * from then on it is flat to 0.1 MiB over 190 cycles); under a sanitizer
- * (quarantine, shadow memory) the figure is printed only: LSan judges
- * leaks there. */
-static void
-check_rss (const char *what, gsize first, gsize last)
-{
-  const double growth = 100.0 * ((double) last - (double) first) / (double) first;
-  g_test_message ("%s: RSS after the warm-up %.1f MiB, after the last %.1f MiB (%+.2f%%)", what,
-                  first / 1048576.0, last / 1048576.0, growth);
-  printf ("# %s: RSS after the warm-up %.1f MiB, last %.1f MiB (%+.2f%%)\n", what, first / 1048576.0,
-          last / 1048576.0, growth);
-  if (!LS_SANITIZED)
-    g_assert_cmpfloat (growth, <=, 5.0);
-}
-
 static GstElement *
 launch (const char *desc)
 {
@@ -188,11 +147,11 @@ test_state_cycles_dermsrc (void)
     cycle (pipeline, GST_STATE_NULL);
     assert_no_error_on_bus (pipeline);
     if (i == 9)
-      first = rss_bytes ();
+      first = ls_test_rss_bytes ();
     if (i == 0 || i == 49 || i == 99 || i == 149)
-      printf ("# after %d cycles: RSS %.1f MiB\n", i + 1, rss_bytes () / 1048576.0);
+      printf ("# after %d cycles: RSS %.1f MiB\n", i + 1, ls_test_rss_bytes () / 1048576.0);
   }
-  check_rss ("200 NULL-PLAYING-NULL cycles", first, rss_bytes ());
+  ls_test_check_rss ("200 NULL-PLAYING-NULL cycles", first, ls_test_rss_bytes ());
   gst_object_unref (pipeline);
 }
 
@@ -228,9 +187,9 @@ test_model_reloads (void)
     cycle (pipeline, GST_STATE_READY);
     assert_no_error_on_bus (pipeline);
     if (i == 4)
-      first = rss_bytes ();
+      first = ls_test_rss_bytes ();
   }
-  check_rss ("50 model reloads in READY", first, rss_bytes ());
+  ls_test_check_rss ("50 model reloads in READY", first, ls_test_rss_bytes ());
   cycle (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   g_unlink (copy);
