@@ -1008,12 +1008,8 @@ gst_derm_src_fill (GstPushSrc *psrc, GstBuffer *buffer)
                   (thread_cpu_us () - c0) / 1000.0);
 
   /* the meta takes the mask as it is: no copy */
-  GstDermTruthMeta *meta = (GstDermTruthMeta *) gst_buffer_add_meta (buffer, GST_DERM_TRUTH_META_INFO,
-                                                                     NULL);
-  meta->mask = mask;
-  meta->width = W;
-  meta->height = H;
-  meta->stride = W;
+  g_autoptr (GBytes) truth = g_bytes_new_take (mask, (gsize) W * H);
+  GstDermTruthMeta *meta = gst_buffer_add_derm_truth_meta_bytes (buffer, truth, W, H, W);
   meta->lesion_id = lesion;
 
   /* timestamps */

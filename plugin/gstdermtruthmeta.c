@@ -27,6 +27,7 @@ derm_truth_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   m->mask = NULL;
   m->width = m->height = m->stride = 0;
   m->lesion_id = 0;
+  m->bytes = NULL;
   return TRUE;
 }
 
@@ -34,7 +35,8 @@ static void
 derm_truth_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
   GstDermTruthMeta *m = (GstDermTruthMeta *) meta;
-  g_clear_pointer (&m->mask, g_free);
+  m->mask = NULL;
+  g_clear_pointer (&m->bytes, g_bytes_unref);
 }
 
 /* Copies @src's mask, resampled to @width x @height by nearest neighbour
@@ -43,8 +45,11 @@ static GstDermTruthMeta *
 add_resampled (GstBuffer *dest, const GstDermTruthMeta *src, gint width, gint height)
 {
   if (width == src->width && height == src->height) {
-    GstDermTruthMeta *m = gst_buffer_add_derm_truth_meta (dest, src->mask, src->width,
-                                                          src->height, src->stride);
+    GstDermTruthMeta *m = src->bytes
+        ? gst_buffer_add_derm_truth_meta_bytes (dest, src->bytes, src->width, src->height,
+                                                src->stride)
+        : gst_buffer_add_derm_truth_meta (dest, src->mask, src->width, src->height,
+                                          src->stride);
     if (m)
       m->lesion_id = src->lesion_id;
     return m;
@@ -60,7 +65,9 @@ add_resampled (GstBuffer *dest, const GstDermTruthMeta *src, gint width, gint he
   m->height = height;
   m->stride = width;
   m->lesion_id = src->lesion_id;
-  m->mask = g_malloc ((gsize) width * height);
+  guint8 *mask = g_malloc ((gsize) width * height);
+  m->bytes = g_bytes_new_take (mask, (gsize) width * height);
+  m->mask = mask;
 
   g_autofree gint *col = g_new (gint, width);
   for (gint x = 0; x < width; x++)
@@ -69,7 +76,7 @@ add_resampled (GstBuffer *dest, const GstDermTruthMeta *src, gint width, gint he
     gint sy = MIN ((gint) (((gint64) 2 * y + 1) * src->height / (2 * (gint64) height)),
                    src->height - 1);
     const guint8 *s = src->mask + (gsize) sy * src->stride;
-    guint8 *d = m->mask + (gsize) y * width;
+    guint8 *d = mask + (gsize) y * width;
     for (gint x = 0; x < width; x++)
       d[x] = s[col[x]];
   }
@@ -109,12 +116,13 @@ gst_derm_truth_meta_get_info (void)
 }
 
 GstDermTruthMeta *
-gst_buffer_add_derm_truth_meta (GstBuffer *buffer, const guint8 *mask, gint width, gint height,
-                                gint stride)
+gst_buffer_add_derm_truth_meta_bytes (GstBuffer *buffer, GBytes *bytes, gint width, gint height,
+                                      gint stride)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
-  g_return_val_if_fail (mask != NULL, NULL);
+  g_return_val_if_fail (bytes != NULL, NULL);
   g_return_val_if_fail (width > 0 && height > 0 && stride >= width, NULL);
+  g_return_val_if_fail (g_bytes_get_size (bytes) >= (gsize) stride * (height - 1) + width, NULL);
 
   GstDermTruthMeta *m = (GstDermTruthMeta *) gst_buffer_add_meta (buffer, GST_DERM_TRUTH_META_INFO,
                                                                   NULL);
@@ -122,13 +130,22 @@ gst_buffer_add_derm_truth_meta (GstBuffer *buffer, const guint8 *mask, gint widt
     return NULL;
   m->width = width;
   m->height = height;
-  m->stride = width;
-  m->mask = g_malloc ((gsize) width * height);
-  if (stride == width) {
-    memcpy (m->mask, mask, (gsize) width * height);
-  } else {
-    for (gint y = 0; y < height; y++)
-      memcpy (m->mask + (gsize) y * width, mask + (gsize) y * stride, width);
-  }
+  m->stride = stride;
+  m->bytes = g_bytes_ref (bytes);
+  m->mask = g_bytes_get_data (bytes, NULL);
   return m;
+}
+
+GstDermTruthMeta *
+gst_buffer_add_derm_truth_meta (GstBuffer *buffer, const guint8 *mask, gint width, gint height,
+                                gint stride)
+{
+  g_return_val_if_fail (mask != NULL, NULL);
+  g_return_val_if_fail (width > 0 && height > 0 && stride >= width, NULL);
+
+  guint8 *copy = g_malloc ((gsize) width * height);
+  for (gint y = 0; y < height; y++)
+    memcpy (copy + (gsize) y * width, mask + (gsize) y * stride, width);
+  g_autoptr (GBytes) bytes = g_bytes_new_take (copy, (gsize) width * height);
+  return gst_buffer_add_derm_truth_meta_bytes (buffer, bytes, width, height, width);
 }

@@ -2,9 +2,11 @@
  *
  * dermsrc attaches one to every buffer it makes: the exact 0/255 mask of the
  * lesion's visible part at the frame's own size, so that an analyser further
- * down (lesionseg) can score its own mask live. The meta owns its copy of the
- * mask. It carries the "video" and "size" tags: videoconvert keeps it as it
- * is and videoscale scales it (nearest neighbour).
+ * down (lesionseg) can score its own mask live. The mask lives in a GBytes:
+ * a copy of the buffer (and an analyser that keeps the mask for later) takes
+ * a reference, never a copy of the bytes. It carries the "video" and "size"
+ * tags: videoconvert keeps it as it is and videoscale scales it (nearest
+ * neighbour).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -20,7 +22,8 @@ typedef struct _GstDermTruthMeta GstDermTruthMeta;
  * GstDermTruthMeta:
  * @meta: parent #GstMeta
  * @mask: @height rows of @stride bytes, the first @width of each a pixel:
- *   255 inside the lesion, 0 outside
+ *   255 inside the lesion, 0 outside; inside @bytes
+ * @bytes: owns the mask; take a reference to keep it beyond the buffer
  * @width: mask width, the frame's width
  * @height: mask height, the frame's height
  * @stride: bytes from one mask row to the next
@@ -30,9 +33,10 @@ typedef struct _GstDermTruthMeta GstDermTruthMeta;
 struct _GstDermTruthMeta {
   GstMeta meta;
 
-  guint8 *mask;
+  const guint8 *mask;
   gint width, height, stride;
   guint64 lesion_id;
+  GBytes *bytes;
 };
 
 GType gst_derm_truth_meta_api_get_type (void);
@@ -59,7 +63,11 @@ gst_buffer_find_derm_truth_meta (GstBuffer *buffer)
 
 /* Adds a copy of @mask (@width x @height, rows @stride bytes apart) to
  * @buffer; lesion_id starts at 0. Returns NULL on an empty or NULL mask. */
+/* Copies @mask (compact rows) into a new meta on @buffer. */
 GstDermTruthMeta *gst_buffer_add_derm_truth_meta (GstBuffer *buffer, const guint8 *mask,
                                                   gint width, gint height, gint stride);
+/* Shares @bytes (@height rows of @stride bytes, a reference is taken). */
+GstDermTruthMeta *gst_buffer_add_derm_truth_meta_bytes (GstBuffer *buffer, GBytes *bytes,
+                                                        gint width, gint height, gint stride);
 
 G_END_DECLS

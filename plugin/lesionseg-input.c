@@ -83,18 +83,19 @@ lseg_input_fill_tensor (GstLesionSeg *self, GstVideoFrame *frame, LsegJob *job, 
 void
 lseg_input_copy_truth (GstBuffer *buffer, LsegJob *job)
 {
-  job->has_truth = FALSE;
+  g_clear_pointer (&job->truth, g_bytes_unref);
   GstDermTruthMeta *t = gst_buffer_get_derm_truth_meta (buffer);
   if (t == NULL || t->mask == NULL || t->width != job->frame_width
       || t->height != job->frame_height)
     return;
   const gsize size = (gsize) t->width * t->height;
-  if (job->truth_size < size) {
-    g_free (job->truth);
-    job->truth = g_malloc (size);
-    job->truth_size = size;
+  /* compact and at the start of its bytes (dermsrc's): shared, not copied */
+  if (t->bytes && t->stride == t->width && t->mask == g_bytes_get_data (t->bytes, NULL)) {
+    job->truth = g_bytes_ref (t->bytes);
+    return;
   }
+  guint8 *copy = g_malloc (size);
   for (int y = 0; y < t->height; y++)
-    memcpy (job->truth + (gsize) y * t->width, t->mask + (gsize) y * t->stride, t->width);
-  job->has_truth = TRUE;
+    memcpy (copy + (gsize) y * t->width, t->mask + (gsize) y * t->stride, t->width);
+  job->truth = g_bytes_new_take (copy, size);
 }

@@ -18,7 +18,7 @@ lseg_job_free (LsegJob *job)
   if (job == NULL)
     return;
   g_free (job->tensor);
-  g_free (job->truth);
+  g_clear_pointer (&job->truth, g_bytes_unref);
   g_free (job);
 }
 

@@ -21,9 +21,7 @@ typedef struct _LsegJob {
   int frame_width, frame_height;
   LsRect roi;
   float *tensor;
-  guint8 *truth;           /* frame_width x frame_height, compact */
-  gsize truth_size;
-  gboolean has_truth;
+  GBytes *truth;           /* frame_width x frame_height, compact; or NULL */
   float threshold, smoothing;
   gboolean cleanup, message;
   int contour_width;

@@ -14,14 +14,15 @@ intersect_truth (const LsegJob *job, const guint8 *mask, gint64 area,
                  GstLesionSegMeasurements *m)
 {
   const int fw = job->frame_width;
+  const guint8 *truth_mask = g_bytes_get_data (job->truth, NULL);
   gint64 truth = 0, inter = 0;
   for (int y = 0; y < job->frame_height; y++) {
-    const guint8 *t = job->truth + (gsize) y * fw;
+    const guint8 *t = truth_mask + (gsize) y * fw;
     for (int x = 0; x < fw; x++)
       truth += t[x] != 0;
   }
   for (int y = 0; y < job->roi.height; y++) {
-    const guint8 *t = job->truth + (gsize) (job->roi.y + y) * fw + job->roi.x;
+    const guint8 *t = truth_mask + (gsize) (job->roi.y + y) * fw + job->roi.x;
     const guint8 *k = mask + (gsize) y * job->roi.width;
     for (int x = 0; x < job->roi.width; x++)
       inter += (t[x] != 0) & (k[x] != 0);
@@ -57,7 +58,7 @@ lseg_report_measure (const LsegJob *job, const guint8 *mask, const LsMeasurement
   m->asymmetry = shape->asymmetry;
   m->border_irregularity = shape->border_irregularity;
   m->inference_ms = inference_ms;
-  if (job->has_truth)
+  if (job->truth)
     intersect_truth (job, mask, lm->area, m);
 }
 

@@ -772,13 +772,18 @@ test_message_fields (void)
   GstBuffer *in = make_frame ("RGB", W, H, 3);
   const GstMetaInfo *truth_info = truth_meta_info ();
   if (truth_info) {
+    /* padded rows: the element must read the stride */
+    const int stride = W + 3;
+    guint8 *mask = g_malloc0 ((gsize) stride * H);
+    for (int y = 0; y < 24; y++)
+      memset (mask + y * stride, 255, 32);
+    g_autoptr (GBytes) bytes = g_bytes_new_take (mask, (gsize) stride * H);
     GstDermTruthMeta *t = (GstDermTruthMeta *) gst_buffer_add_meta (in, truth_info, NULL);
     t->width = W;
     t->height = H;
-    t->stride = W + 3;
-    t->mask = g_malloc0 ((gsize) t->stride * H);
-    for (int y = 0; y < 24; y++)
-      memset (t->mask + y * t->stride, 255, 32);
+    t->stride = stride;
+    t->bytes = g_bytes_ref (bytes);
+    t->mask = g_bytes_get_data (bytes, NULL);
   } else {
     g_test_message ("no GstDermTruthMeta registered: dice/iou not checked");
   }
