@@ -58,7 +58,8 @@ echo
 echo "== summary"
 echo "live 1080p30 async: $(value "$tmp/live.txt" fps) fps delivered (target >= 29.5)," \
      "$(value "$tmp/live.txt" frames-dropped) of $(value "$tmp/live.txt" frames-in) frames dropped by lesionseg (target 0)"
-echo "live streaming thread in lesionseg: $(value "$tmp/live.txt" streaming-ms-per-frame) ms a frame (target < 3)"
+echo "live streaming thread in lesionseg: $(value "$tmp/live.txt" streaming-ms-per-frame) ms a frame (target < 3)," \
+     "of which $(value "$tmp/live.txt" streaming-cpu-ms-per-frame) ms on the CPU (the rest: other threads held the core)"
 echo "live mask refresh: $(value "$tmp/live.txt" mask-refresh-hz) Hz, inference $(value "$tmp/live.txt" inference-ms) ms," \
      "backend $(value "$tmp/live.txt" backend), mean Dice $(value "$tmp/live.txt" mean-dice)"
 echo "dermsrc rendering a 1080p frame: ${render:-n/a}"

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <gst/gst.h>
 
 #include "gstlesionsegmeta.h"
@@ -34,7 +35,8 @@ typedef struct {
   /* probes on lesionseg's pads (streaming thread) */
   guint64 in, out;
   gint64 t_in;                /* when the buffer being processed arrived */
-  gdouble stream_ms_sum;
+  gint64 cpu_in_ns;           /* the streaming thread's CPU clock then */
+  gdouble stream_ms_sum, stream_cpu_ms_sum;
   gint64 first_out_us, last_out_us;
 
   /* appsink samples */
@@ -49,6 +51,16 @@ typedef struct {
   gint64 first_msg_us, last_msg_us;
 } Stats;
 
+/* CPU time of the calling thread: the element's own work on the streaming
+ * thread, without the time other threads held the core (wall time has it). */
+static gint64
+thread_cpu_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static GstPadProbeReturn
 on_seg_sink (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
@@ -56,6 +68,7 @@ on_seg_sink (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   g_mutex_lock (&st->lock);
   st->in++;
   st->t_in = g_get_monotonic_time ();
+  st->cpu_in_ns = thread_cpu_ns ();
   g_mutex_unlock (&st->lock);
   return GST_PAD_PROBE_OK;
 }
@@ -69,6 +82,7 @@ on_seg_src (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   st->out++;
   /* the element pushes from the thread that brought the frame in */
   st->stream_ms_sum += (now - st->t_in) / 1000.0;
+  st->stream_cpu_ms_sum += (thread_cpu_ns () - st->cpu_in_ns) / 1e6;
   if (!st->first_out_us)
     st->first_out_us = now;
   st->last_out_us = now;
@@ -274,6 +288,7 @@ main (int argc, char **argv)
   g_print ("frames-in: %" G_GUINT64_FORMAT "\n", st.in);
   g_print ("frames-dropped: %" G_GUINT64_FORMAT "\n", st.in - st.out);
   g_print ("streaming-ms-per-frame: %.3f\n", st.out ? st.stream_ms_sum / st.out : 0.0);
+  g_print ("streaming-cpu-ms-per-frame: %.3f\n", st.out ? st.stream_cpu_ms_sum / st.out : 0.0);
   g_print ("inferences: %" G_GUINT64_FORMAT "\n", st.inferences);
   g_print ("mask-refresh-hz: %.2f\n",
            st.inferences > 1 && msg_span > 0 ? (st.inferences - 1) / msg_span : 0.0);
