@@ -23,6 +23,27 @@
  * ending at it from the left and from the right are both longer than w, and
  * the vertical pass likewise on the horizontal result. Outside the bounding
  * box is outside. */
+static void
+find_runs (LsegClassMap *map)
+{
+  GArray *runs = g_array_new (FALSE, FALSE, sizeof (LsegRun));
+  for (int j = 0; j < map->height; j++) {
+    const guint8 *cls = map->classes + (gsize) j * map->width;
+    for (int i = 0; i < map->width;) {
+      int end = i + 1;
+      while (end < map->width && cls[end] == cls[i])
+        end++;
+      if (cls[i] != LSEG_CLASS_OUTSIDE) {
+        LsegRun r = { j, i, end - i, cls[i] };
+        g_array_append_val (runs, r);
+      }
+      i = end;
+    }
+  }
+  map->n_runs = runs->len;
+  map->runs = (LsegRun *) g_array_free (runs, FALSE);
+}
+
 void
 lseg_class_map_build (LsegClassMap *map, const guint8 *mask, int mstride, int ox, int oy,
                       int bx, int by, int bw, int bh, int contour_width)
@@ -71,6 +92,7 @@ lseg_class_map_build (LsegClassMap *map, const guint8 *mask, int mstride, int ox
   }
   g_free (run);
   g_free (up);
+  find_runs (map);
 }
 
 void
@@ -89,6 +111,8 @@ void
 lseg_class_map_clear (LsegClassMap *map)
 {
   g_clear_pointer (&map->classes, g_free);
+  g_clear_pointer (&map->runs, g_free);
+  map->n_runs = 0;
   map->width = map->height = 0;
 }
 
@@ -207,8 +231,8 @@ blend_run4 (guint8 *px, int count, const RunPattern *r)
   }
 }
 
-/* 4-byte formats, row by row in runs of one class: each run one
- * vectorised blend instead of a table lookup per byte. */
+/* 4-byte formats, run by run: each run one vectorised blend instead of a
+ * table lookup per byte. */
 static void
 draw_packed4 (GstVideoFrame *frame, const LsegClassMap *map, const Paint *paint[3])
 {
@@ -223,18 +247,11 @@ draw_packed4 (GstVideoFrame *frame, const LsegClassMap *map, const Paint *paint[
     if (paint[k])
       run_pattern_init (&pattern[k], paint[k], offset);
 
-  for (int j = 0; j < map->height; j++) {
-    const guint8 *cls = map->classes + (gsize) j * map->width;
-    guint8 *row = base + (gsize) (map->y + j) * stride + (gsize) map->x * 4;
-    for (int i = 0; i < map->width;) {
-      const int k = cls[i];
-      int end = i + 1;
-      while (end < map->width && cls[end] == k)
-        end++;
-      if (paint[k])
-        blend_run4 (row + (gsize) i * 4, end - i, &pattern[k]);
-      i = end;
-    }
+  for (guint r = 0; r < map->n_runs; r++) {
+    const LsegRun *run = &map->runs[r];
+    if (paint[run->cls])
+      blend_run4 (base + (gsize) (map->y + run->y) * stride + (gsize) (map->x + run->x) * 4,
+                  run->length, &pattern[run->cls]);
   }
 }
 

@@ -15,12 +15,23 @@ typedef enum {
   LSEG_CLASS_CONTOUR = 2,   /* inside, within contour_width of the outside */
 } LsegClass;
 
+/* A row segment of one class that is painted (inside or contour), in map
+ * coordinates. */
+typedef struct {
+  int y, x, length;
+  LsegClass cls;
+} LsegRun;
+
 /* What the overlay paints where, over the mask's bounding box only (in
- * frame pixels; everything outside it is outside). */
+ * frame pixels; everything outside it is outside). The runs are the same
+ * map, found once on the worker so that drawing a frame does not scan the
+ * box again. */
 typedef struct {
   int x, y, width, height;
   int contour_width;
   guint8 *classes;          /* width x height LsegClass bytes, NULL when empty */
+  LsegRun *runs;            /* the painted runs, row by row */
+  guint n_runs;
 } LsegClassMap;
 
 /* From a 0/255 mask of mw x mh placed at (ox, oy) in the frame, whose
