@@ -294,6 +294,33 @@ static const LsBackendClass cpu_class = {
   .free = cpu_free,
 };
 
+#ifdef LS_HAVE_OPENBLAS
+/* OpenBLAS 0.3.21 takes some virtualised AVX-512 CPUs for a Prescott and
+ * then runs its SSE3 kernels, 3-4x slower here. It picks its kernels when it
+ * is loaded, before any of our code runs, so all a library can do is say so,
+ * once, with the fix. */
+static void
+check_openblas_kernels (void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    const char *core = openblas_get_corename ();
+    if (core && g_ascii_strcasecmp (core, "prescott") == 0) {
+      __builtin_cpu_init ();
+      const char *better = __builtin_cpu_supports ("avx512f") ? "SkylakeX"
+                         : __builtin_cpu_supports ("avx2") ? "Haswell" : NULL;
+      if (better)
+        g_message ("cpu: OpenBLAS chose its Prescott (SSE3) kernels on a CPU with %s; "
+                   "OPENBLAS_CORETYPE=%s in the environment makes the network several "
+                   "times faster", better[0] == 'S' ? "AVX-512" : "AVX2", better);
+    }
+    g_once_init_leave (&once, 1);
+  }
+#endif
+}
+#endif
+
 LsBackend *
 ls_cpu_backend_new (const LsGraph *graph, int threads, GError **error)
 {
@@ -307,6 +334,7 @@ ls_cpu_backend_new (const LsGraph *graph, int threads, GError **error)
 #ifdef LS_HAVE_OPENBLAS
   /* Parallelism is ours (sgemm_rows): OpenBLAS runs in the calling thread. */
   openblas_set_num_threads (1);
+  check_openblas_kernels ();
 #endif
   LsCpuBackend *self = g_new0 (LsCpuBackend, 1);
   self->parent.klass = &cpu_class;
