@@ -6,6 +6,7 @@
 
 #include <gst/gst.h>
 #include <gst/base/gstpushsrc.h>
+#include <gst/video/video.h>
 
 G_BEGIN_DECLS
 
@@ -26,6 +27,62 @@ GType gst_derm_src_pattern_get_type (void);
 
 #define GST_TYPE_DERM_SRC (gst_derm_src_get_type ())
 G_DECLARE_FINAL_TYPE (GstDermSrc, gst_derm_src, GST, DERM_SRC, GstPushSrc)
+
+/* Camera motion limits, in the generator's scene units (the reference
+ * frame's height). The moving texture covers all of it. */
+#define PAN_MAX 0.06
+#define ZOOM_RANGE 0.25       /* zoom in 1 .. 1 + ZOOM_RANGE */
+#define ROT_MAX 0.12          /* radians */
+#define GAIN_DRIFT 0.08       /* illumination gain in 1 +- GAIN_DRIFT */
+#define NOISE_SIZE 65536      /* sensor-noise table, a power of two */
+
+/* One lesion's rendered scene (dermsrc-texture.h). */
+typedef struct _DermTexture DermTexture;
+
+struct _GstDermSrc {
+  GstPushSrc parent;
+
+  /* properties, under the object lock */
+  guint64 seed;
+  GstDermSrcPattern pattern;
+  gdouble lesion_duration;
+
+  /* negotiated format */
+  GstVideoInfo info;
+  gint yc[3], uc[3], vc[3];   /* RGB -> Y'CbCr, Q14 */
+  gint yoff, coff;            /* offsets, Q14, with rounding */
+
+  /* stream position, as videotestsrc keeps it */
+  guint64 n_frames, accum_frames;
+  GstClockTime running_time, accum_rtime;
+  GstClockTime live_offset;   /* live: PTS minus stream time, set at the first frame */
+  gboolean have_live_offset;
+
+  /* scratch (dermsrc-frame.c) */
+  guint32 *rows;              /* rows of warped RGBM */
+  guint8 *planes;             /* half-size luma, mask and a row of sums */
+  gsize planes_size;
+  gint8 *noise;
+
+  /* textures (dermsrc-texture.c): @current belongs to the streaming thread;
+   * @next is what the worker renders or has rendered (under @lock) */
+  DermTexture *current;
+  DermTexture *next;
+  GThread *worker;
+  GMutex lock;
+  GCond cond;
+  gboolean quit, flushing;
+};
+
+/* The splitmix64 mixer: the seeds, noise offsets and noise table's hash. */
+static inline guint64
+dermsrc_splitmix64 (guint64 x)
+{
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
 
 GST_ELEMENT_REGISTER_DECLARE (dermsrc);
 

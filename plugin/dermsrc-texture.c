@@ -1,0 +1,172 @@
+/* dermsrc: each lesion's scene, rendered once into a texture on a worker
+ * thread while the previous lesion plays, so that a frame only warps it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "dermsrc-texture.h"
+#include "synth.h"
+
+#include <math.h>
+
+GST_DEBUG_CATEGORY_EXTERN (gst_derm_src_debug);
+#define GST_CAT_DEFAULT gst_derm_src_debug
+
+/* Texels of a moving texture at most (the render takes ~0.2 s per million
+ * on two cores); beyond it the texture has fewer texels than the frame has
+ * pixels and the warp magnifies a little. */
+#define MAX_TEXELS (4 * 1024 * 1024)
+#define HALF_SIZE_ABOVE (1280 * 720)
+
+void
+dermsrc_texture_free (DermTexture *t)
+{
+  if (!t)
+    return;
+  g_free (t->texels);
+  g_clear_error (&t->error);
+  g_free (t);
+}
+
+static gboolean
+texture_matches (const DermTexture *t, guint64 seed, guint64 lesion, gint width, gint height,
+                 GstDermSrcPattern pattern)
+{
+  return t && t->seed == seed && t->lesion == lesion && t->width == width && t->height == height
+      && t->pattern == pattern;
+}
+
+/* Renders @t's scene: the frame itself for a still camera, else a wider
+ * field that holds every framing camera_at can produce. Runs on the worker. */
+static void
+texture_render (DermTexture *t)
+{
+  LsSynthParams params;
+  ls_synth_params_init (&params);
+  params.seed = t->seed + t->lesion;
+  params.width = t->width;
+  params.height = t->height;
+
+  g_autoptr (LsSynthScene) scene = ls_synth_scene_new (&params, &t->error);
+  if (!scene)
+    return;
+
+  LsSynthCamera cam;
+  ls_synth_camera_init (&cam);
+  t->factor = 1;
+  if (t->pattern == GST_DERM_SRC_PATTERN_STILL) {
+    t->tw = t->width;
+    t->th = t->height;
+    t->ppu = t->height;
+  } else {
+    /* Warping costs ~10 ns a pixel: frames larger than 720p are warped at
+     * half size and enlarged, and their texture has half the density. */
+    if ((gint64) t->width * t->height > HALF_SIZE_ABOVE)
+      t->factor = 2;
+    /* half extents of the frame at zoom 1, rotated by up to ROT_MAX, panned */
+    double hx = 0.5 * t->width / t->height, hy = 0.5;
+    double ex = hx * cos (ROT_MAX) + hy * sin (ROT_MAX) + PAN_MAX;
+    double ey = hx * sin (ROT_MAX) + hy * cos (ROT_MAX) + PAN_MAX;
+    double ppu = (double) t->height / t->factor;
+    double texels = (2 * ex * ppu) * (2 * ey * ppu);
+    if (texels > MAX_TEXELS)
+      ppu *= sqrt (MAX_TEXELS / texels);
+    t->ppu = ppu;
+    t->tw = MAX (16, (gint) ceil (2 * ex * ppu) + 2);
+    t->th = MAX (16, (gint) ceil (2 * ey * ppu) + 2);
+    cam.zoom = ppu / t->th;  /* the texture's height spans th / ppu scene units */
+  }
+
+  gsize n = (gsize) t->tw * t->th;
+  g_autofree guint8 *rgb = g_malloc (n * 3);
+  g_autofree guint8 *mask = g_malloc (n);
+  if (!ls_synth_scene_render (scene, &cam, t->tw, t->th, rgb, t->tw * 3, mask, t->tw, &t->error))
+    return;
+  t->texels = g_malloc (n * sizeof (guint32));
+  for (gsize i = 0; i < n; i++)
+    t->texels[i] = rgb[3 * i] | (guint32) rgb[3 * i + 1] << 8 | (guint32) rgb[3 * i + 2] << 16
+        | (guint32) (mask[i] ? 255u : 0u) << 24;
+}
+
+gpointer
+dermsrc_texture_worker_main (gpointer data)
+{
+  GstDermSrc *src = data;
+
+  g_mutex_lock (&src->lock);
+  while (TRUE) {
+    while (!src->quit && !(src->next && !src->next->done))
+      g_cond_wait (&src->cond, &src->lock);
+    if (src->quit)
+      break;
+    DermTexture *t = src->next;
+    g_mutex_unlock (&src->lock);
+
+    gint64 t0 = g_get_monotonic_time ();
+    texture_render (t);
+    GST_DEBUG_OBJECT (src, "lesion %" G_GUINT64_FORMAT ": %dx%d texture in %.0f ms", t->lesion,
+                      t->tw, t->th, (g_get_monotonic_time () - t0) / 1000.0);
+
+    g_mutex_lock (&src->lock);
+    t->done = TRUE;
+    g_cond_broadcast (&src->cond);
+  }
+  g_mutex_unlock (&src->lock);
+  return NULL;
+}
+
+/* Makes @next the texture for this key, unless it already is. Never frees a
+ * texture the worker is rendering. Called with the lock held. */
+static void
+request_texture_locked (GstDermSrc *src, guint64 seed, guint64 lesion, GstDermSrcPattern pattern)
+{
+  gint w = GST_VIDEO_INFO_WIDTH (&src->info), h = GST_VIDEO_INFO_HEIGHT (&src->info);
+  if (texture_matches (src->next, seed, lesion, w, h, pattern))
+    return;
+  while (src->next && !src->next->done)
+    g_cond_wait (&src->cond, &src->lock);
+  dermsrc_texture_free (src->next);
+  DermTexture *t = g_new0 (DermTexture, 1);
+  t->seed = seed;
+  t->lesion = lesion;
+  t->width = w;
+  t->height = h;
+  t->pattern = pattern;
+  src->next = t;
+  g_cond_broadcast (&src->cond);
+}
+
+/* The texture for a frame of lesion @lesion: the current one, or the
+ * prefetched one (waiting for the worker if it is not done yet). Afterwards
+ * the next lesion's texture is requested. */
+GstFlowReturn
+dermsrc_get_texture (GstDermSrc *src, guint64 seed, guint64 lesion, GstDermSrcPattern pattern,
+                     gboolean prefetch, DermTexture **out)
+{
+  gint w = GST_VIDEO_INFO_WIDTH (&src->info), h = GST_VIDEO_INFO_HEIGHT (&src->info);
+  if (!texture_matches (src->current, seed, lesion, w, h, pattern)) {
+    g_mutex_lock (&src->lock);
+    request_texture_locked (src, seed, lesion, pattern);
+    if (!src->next->done)
+      GST_DEBUG_OBJECT (src, "waiting for lesion %" G_GUINT64_FORMAT "'s texture", lesion);
+    while (!src->next->done && !src->flushing)
+      g_cond_wait (&src->cond, &src->lock);
+    if (src->flushing) {
+      g_mutex_unlock (&src->lock);
+      return GST_FLOW_FLUSHING;
+    }
+    dermsrc_texture_free (src->current);
+    src->current = src->next;
+    src->next = NULL;
+    if (prefetch)
+      request_texture_locked (src, seed, lesion + 1, pattern);
+    g_mutex_unlock (&src->lock);
+
+    if (src->current->error) {
+      GST_ELEMENT_ERROR (src, RESOURCE, FAILED, ("Could not render the synthetic scene."),
+                         ("%s", src->current->error->message));
+      return GST_FLOW_ERROR;
+    }
+  }
+  *out = src->current;
+  return GST_FLOW_OK;
+}
