@@ -19,6 +19,7 @@
 #include "gstlesionsegmeta.h"
 #include "gstdermtruthmeta.h"
 #include "lesionseg.h"
+#include "rss.h"
 
 static gchar *tiny_model;
 static gchar *slow_model;   /* a bundled model: slow enough to keep the worker busy */
@@ -658,17 +659,6 @@ test_model_errors (void)
 
 /* ---- state cycles ---------------------------------------------------------- */
 
-static gsize
-rss_bytes (void)
-{
-  gchar *statm = NULL;
-  g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
-  unsigned long pages = 0, resident = 0;
-  g_assert_cmpint (sscanf (statm, "%lu %lu", &pages, &resident), ==, 2);
-  g_free (statm);
-  return resident * (gsize) sysconf (_SC_PAGESIZE);
-}
-
 static void
 test_state_cycles (void)
 {
@@ -688,12 +678,9 @@ test_state_cycles (void)
     g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_NULL), ==,
                      GST_STATE_CHANGE_SUCCESS);
     if (i == 19)
-      before = rss_bytes ();
+      before = ls_test_rss_bytes ();
   }
-  const gsize after = rss_bytes ();
-  g_test_message ("RSS after 20 cycles %.1f MiB, after 200 %.1f MiB", before / 1048576.0,
-                  after / 1048576.0);
-  g_assert_cmpuint (after, <, before + 2 * 1024 * 1024);
+  ls_test_check_rss ("200 NULL-PLAYING-NULL cycles", before, ls_test_rss_bytes ());
   gst_object_unref (pipeline);
 }
 
