@@ -11,8 +11,9 @@
 # --fit-budget so that the whole script ends within BUDGET_SECONDS:
 #   (a) the published config 128,320,512 / 2,2,2 at 224 -> $OUT/lesionseg-base.safetensors
 #   (b) SMALL_DIMS / SMALL_LAYERS (default 32,64,128 / 1,1,1) -> $OUT/lesionseg-small.safetensors
-# Back in $OUT: the two F16 models, train-base.log, train-small.log,
-# summary-base.json, summary-small.json (6 files). Checkpoints stay in $WORK.
+# Back in $OUT: the two F16 models (a model over 15 MiB in parts, see the end),
+# train-base.log, train-small.log, summary-base.json, summary-small.json.
+# Checkpoints stay in $WORK.
 set -u
 T0=$(date +%s)
 DATA=${1:-.train-data}
@@ -97,6 +98,17 @@ print('%s: finished=%s best val Dice mean %.4f pooled %.4f at epoch %s of %s (%s
 (sys.argv[2], s['finished'], r.get('val_dice_mean', float('nan')), \
 r.get('val_dice_pooled', float('nan')), s['best_epoch'], s['phases'], r.get('phase'), s['elapsed_s']))" \
             "$OUT/summary-$n.json" "$n"
+    fi
+done
+# The device tool brings back files of at most 16 MiB: a larger model (the
+# published config is 43 MB as F16) comes back in 15 MiB parts, joined here with
+#   cat lesionseg-base.safetensors.part-* > lesionseg-base.safetensors
+for f in "$OUT"/*.safetensors; do
+    [ -f "$f" ] || continue
+    if [ "$(stat -c %s "$f")" -gt $((15 * 1024 * 1024)) ]; then
+        split -b 15M -d "$f" "$f.part-" && rm "$f"
+        sha256sum "$f".part-* > "$f.parts.sha256"
+        echo "split $(basename "$f") into $(ls "$f".part-* | wc -l) parts (join with cat)"
     fi
 done
 ls -la "$OUT"
