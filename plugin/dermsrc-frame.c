@@ -4,9 +4,71 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dermsrc-frame.h"
+#include "dermsrc-random.h"
+#include "dermsrc-texture.h"
 
 #include <math.h>
 #include <string.h>
+
+#define NOISE_SIZE 65536      /* sensor-noise table, a power of two */
+
+void
+dermsrc_frame_renderer_init (DermFrameRenderer *fr)
+{
+  memset (fr, 0, sizeof *fr);
+  /* sensor noise: a fixed table of roughly Gaussian bytes, sd about 1.7;
+   * two bytes past NOISE_SIZE for the readers of n[1] and n[2] */
+  fr->noise = g_malloc (NOISE_SIZE + 2);
+  guint64 h = 0x5EED;
+  for (gint i = 0; i < NOISE_SIZE + 2; i++) {
+    h = dermsrc_splitmix64 (h);
+    gint s = (gint) (h & 3) + (gint) ((h >> 2) & 3) + (gint) ((h >> 4) & 3) + (gint) ((h >> 6) & 3);
+    fr->noise[i] = (gint8) (s - 6);
+  }
+}
+
+void
+dermsrc_frame_renderer_clear (DermFrameRenderer *fr)
+{
+  g_free (fr->rows);
+  g_free (fr->planes);
+  g_free (fr->noise);
+  memset (fr, 0, sizeof *fr);
+}
+
+/* Integer RGB -> Y'CbCr for the negotiated matrix and range, and scratch
+ * rows for the frame's width. */
+void
+dermsrc_frame_renderer_set_format (DermFrameRenderer *fr, const GstVideoInfo *info)
+{
+  gdouble kr, kb;
+  if (!gst_video_color_matrix_get_Kr_Kb (info->colorimetry.matrix, &kr, &kb)) {
+    kr = 0.299;     /* BT.601 when the caps leave it open */
+    kb = 0.114;
+  }
+  gint off[GST_VIDEO_MAX_COMPONENTS], scale[GST_VIDEO_MAX_COMPONENTS];
+  gst_video_color_range_offsets (info->colorimetry.range, info->finfo, off, scale);
+  const double kg = 1.0 - kr - kb;
+  const double ys = scale[0] / 255.0 * 16384.0;
+  const double us = scale[1] / 255.0 / (2.0 * (1.0 - kb)) * 16384.0;
+  const double vs = scale[2] / 255.0 / (2.0 * (1.0 - kr)) * 16384.0;
+  fr->yc[0] = lround (kr * ys);
+  fr->yc[1] = lround (kg * ys);
+  fr->yc[2] = lround (kb * ys);
+  fr->uc[0] = lround (-kr * us);
+  fr->uc[1] = lround (-kg * us);
+  fr->uc[2] = lround ((1.0 - kb) * us);
+  fr->vc[0] = lround ((1.0 - kr) * vs);
+  fr->vc[1] = lround (-kg * vs);
+  fr->vc[2] = lround (-kb * vs);
+  fr->yoff = (off[0] << 14) + 8192;
+  fr->coff = (off[1] << 14) + 8192;
+
+  /* two output rows, and with a half-size warp three warped rows and a
+   * blend of two (dermsrc_render_frame) */
+  g_free (fr->rows);
+  fr->rows = g_new (guint32, 6 * (gsize) GST_VIDEO_INFO_WIDTH (info));
+}
 
 /* a + (b - a) * f / 256 on each byte of two packed pixels, f in 0..255 */
 static inline guint32
@@ -69,7 +131,7 @@ typedef struct _FrameTone {
 } FrameTone;
 
 static void
-tone_init (FrameTone *tone, const GstDermSrc *src, gdouble gain, const gint8 *noise,
+tone_init (FrameTone *tone, const DermFrameRenderer *fr, gdouble gain, const gint8 *noise,
            gboolean rgb)
 {
   tone->noise = noise;
@@ -79,9 +141,9 @@ tone_init (FrameTone *tone, const GstDermSrc *src, gdouble gain, const gint8 *no
         tone->lut[n + NOISE_MAX][c] = clamp255 ((gint) lround (c * gain) + n);
   }
   for (gint i = 0; i < 3; i++) {
-    tone->yc[i] = (gint) lround (src->yc[i] * gain);
-    tone->uc[i] = (gint) lround (src->uc[i] * gain);
-    tone->vc[i] = (gint) lround (src->vc[i] * gain);
+    tone->yc[i] = (gint) lround (fr->yc[i] * gain);
+    tone->uc[i] = (gint) lround (fr->uc[i] * gain);
+    tone->vc[i] = (gint) lround (fr->vc[i] * gain);
   }
 }
 
@@ -125,16 +187,16 @@ to_y (const FrameTone *tone, gint yoff, guint32 p, gint n)
 /* Y of one or two rows and the chroma of their 2x2 blocks (average of the
  * pixels there are), to planes u and v with @cstep bytes between samples. */
 static void
-write_yuv_rows (const GstDermSrc *src, const FrameTone *tone, const guint32 *r0,
+write_yuv_rows (const DermFrameRenderer *fr, const FrameTone *tone, const guint32 *r0,
                 const guint32 *r1, gint width, guint noise_off, guint8 *y0, guint8 *y1,
                 guint8 *u, guint8 *v, gint cstep)
 {
   const gint8 *n0 = tone->noise, *zero = (const gint8 *) "\0\0";
   for (gint x = 0; x < width; x++) {
     const gint8 *n = n0 ? n0 + ((noise_off + 2 * (guint) x) & (NOISE_SIZE - 1)) : zero;
-    y0[x] = to_y (tone, src->yoff, r0[x], n[0]);
+    y0[x] = to_y (tone, fr->yoff, r0[x], n[0]);
     if (r1)
-      y1[x] = to_y (tone, src->yoff, r1[x], n[1]);
+      y1[x] = to_y (tone, fr->yoff, r1[x], n[1]);
   }
   const guint32 *rb = r1 ? r1 : r0;
   for (gint x = 0, c = 0; x < width; x += 2, c += cstep) {
@@ -147,8 +209,8 @@ write_yuv_rows (const GstDermSrc *src, const FrameTone *tone, const guint32 *r0,
       b += (p[i] >> 16) & 0xff;
     }
     /* sums of four: the shift carries the / 4 */
-    u[c] = clamp255 ((tone->uc[0] * r + tone->uc[1] * g + tone->uc[2] * b + 4 * src->coff) >> 16);
-    v[c] = clamp255 ((tone->vc[0] * r + tone->vc[1] * g + tone->vc[2] * b + 4 * src->coff) >> 16);
+    u[c] = clamp255 ((tone->uc[0] * r + tone->uc[1] * g + tone->uc[2] * b + 4 * fr->coff) >> 16);
+    v[c] = clamp255 ((tone->vc[0] * r + tone->vc[1] * g + tone->vc[2] * b + 4 * fr->coff) >> 16);
   }
 }
 
@@ -270,20 +332,20 @@ upsample2_row (const guint8 *r0, const guint8 *r1, gint w1, gint lw, gint width,
  * (a chroma sample sits where a warped pixel does), luma and mask are
  * converted at half size and enlarged. */
 static void
-render_yuv_half (GstDermSrc *src, FrameWarp *w, const FrameTone *tone, guint64 frame_index,
+render_yuv_half (DermFrameRenderer *fr, FrameWarp *w, const FrameTone *tone, guint64 frame_index,
                  GstVideoFrame *frame, guint8 *mask)
 {
   const gint W = w->W, H = w->H, lw = w->lw, lh = w->lh;
   const gboolean i420 = GST_VIDEO_FRAME_FORMAT (frame) == GST_VIDEO_FORMAT_I420;
   gsize need = 2 * (gsize) lw * lh + 2 * (gsize) lw;
-  if (src->planes_size < need) {
-    g_free (src->planes);
-    src->planes = g_malloc (need);
-    src->planes_size = need;
+  if (fr->planes_size < need) {
+    g_free (fr->planes);
+    fr->planes = g_malloc (need);
+    fr->planes_size = need;
   }
-  guint8 *ylow = src->planes, *mlow = ylow + (gsize) lw * lh;
+  guint8 *ylow = fr->planes, *mlow = ylow + (gsize) lw * lh;
   guint16 *tmp = (guint16 *) (mlow + (gsize) lw * lh);
-  guint32 *row = src->rows;
+  guint32 *row = fr->rows;
 
   for (gint k = 0; k < lh; k++) {
     warp_frame_row (w, k, row);
@@ -296,10 +358,10 @@ render_yuv_half (GstDermSrc *src, FrameWarp *w, const FrameTone *tone, guint64 f
     for (gint j = 0; j < lw; j++) {
       guint32 p = row[j];
       gint r = p & 0xff, g = (p >> 8) & 0xff, b = (p >> 16) & 0xff;
-      yl[j] = to_y (tone, src->yoff, p, 0);
+      yl[j] = to_y (tone, fr->yoff, p, 0);
       ml[j] = (guint8) (0u - (p >> 31));
-      u[j * cstep] = clamp255 ((tone->uc[0] * r + tone->uc[1] * g + tone->uc[2] * b + src->coff) >> 14);
-      v[j * cstep] = clamp255 ((tone->vc[0] * r + tone->vc[1] * g + tone->vc[2] * b + src->coff) >> 14);
+      u[j * cstep] = clamp255 ((tone->uc[0] * r + tone->uc[1] * g + tone->uc[2] * b + fr->coff) >> 14);
+      v[j * cstep] = clamp255 ((tone->vc[0] * r + tone->vc[1] * g + tone->vc[2] * b + fr->coff) >> 14);
     }
   }
 
@@ -335,14 +397,14 @@ render_yuv_half (GstDermSrc *src, FrameWarp *w, const FrameTone *tone, guint64 f
 /* Fills @frame (and the @mask of width x height) with what @cam sees of @t.
  * A still camera reads the texture, which is the frame, as it is. */
 void
-dermsrc_render_frame (GstDermSrc *src, const DermTexture *t, const LsSynthCamera *cam,
+dermsrc_render_frame (DermFrameRenderer *fr, const DermTexture *t, const LsSynthCamera *cam,
                       gboolean still, GstVideoFrame *frame, guint8 *mask)
 {
   const gint W = GST_VIDEO_FRAME_WIDTH (frame), H = GST_VIDEO_FRAME_HEIGHT (frame);
   const GstVideoFormat fmt = GST_VIDEO_FRAME_FORMAT (frame);
   const gboolean rgb = fmt == GST_VIDEO_FORMAT_RGBx || fmt == GST_VIDEO_FORMAT_RGBA;
   FrameTone tone;
-  tone_init (&tone, src, still ? 1.0 : cam->gain, still ? NULL : src->noise, rgb);
+  tone_init (&tone, fr, still ? 1.0 : cam->gain, still ? NULL : fr->noise, rgb);
 
   FrameWarp w = { .t = t, .W = W, .H = H, .factor = t->factor };
   if (!still) {
@@ -357,15 +419,15 @@ dermsrc_render_frame (GstDermSrc *src, const DermTexture *t, const LsSynthCamera
     w.lh = (H + w.factor - 1) / w.factor;
     if (w.factor > 1) {
       for (gint i = 0; i < 3; i++) {
-        w.low[i] = src->rows + (gsize) (2 + i) * W;
+        w.low[i] = fr->rows + (gsize) (2 + i) * W;
         w.low_y[i] = -1;
       }
-      w.vrow = src->rows + (gsize) 5 * W;
+      w.vrow = fr->rows + (gsize) 5 * W;
     }
   }
 
   if (!still && !rgb && w.factor == 2) {
-    render_yuv_half (src, &w, &tone, cam->frame, frame, mask);
+    render_yuv_half (fr, &w, &tone, cam->frame, frame, mask);
     return;
   }
   FrameTone plain = { .noise = NULL };
@@ -384,7 +446,7 @@ dermsrc_render_frame (GstDermSrc *src, const DermTexture *t, const LsSynthCamera
       if (still) {
         rows[i] = t->texels + (gsize) (y + i) * t->tw;
       } else {
-        guint32 *row = src->rows + (gsize) i * W;
+        guint32 *row = fr->rows + (gsize) i * W;
         frame_row (&w, y + i, row);
         rows[i] = row;
       }
@@ -415,7 +477,7 @@ dermsrc_render_frame (GstDermSrc *src, const DermTexture *t, const LsSynthCamera
         vp = up + 1;
         cstep = 2;
       }
-      write_yuv_rows (src, &tone, rows[0], rows[1], W, noise_off, y0, y0 + ys, up, vp, cstep);
+      write_yuv_rows (fr, &tone, rows[0], rows[1], W, noise_off, y0, y0 + ys, up, vp, cstep);
     }
   }
 }

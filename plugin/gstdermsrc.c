@@ -41,6 +41,7 @@
 
 #include "gstdermsrc.h"
 #include "dermsrc-frame.h"
+#include "dermsrc-random.h"
 #include "dermsrc-texture.h"
 #include "gstdermtruthmeta.h"
 #include "synth.h"
@@ -144,34 +145,6 @@ gst_derm_src_fixate (GstBaseSrc *bsrc, GstCaps *caps)
   return GST_BASE_SRC_CLASS (parent_class)->fixate (bsrc, caps);
 }
 
-/* Integer RGB -> Y'CbCr for the negotiated matrix and range. */
-static void
-setup_yuv (GstDermSrc *src)
-{
-  gdouble kr, kb;
-  if (!gst_video_color_matrix_get_Kr_Kb (src->info.colorimetry.matrix, &kr, &kb)) {
-    kr = 0.299;     /* BT.601 when the caps leave it open */
-    kb = 0.114;
-  }
-  gint off[GST_VIDEO_MAX_COMPONENTS], scale[GST_VIDEO_MAX_COMPONENTS];
-  gst_video_color_range_offsets (src->info.colorimetry.range, src->info.finfo, off, scale);
-  const double kg = 1.0 - kr - kb;
-  const double ys = scale[0] / 255.0 * 16384.0;
-  const double us = scale[1] / 255.0 / (2.0 * (1.0 - kb)) * 16384.0;
-  const double vs = scale[2] / 255.0 / (2.0 * (1.0 - kr)) * 16384.0;
-  src->yc[0] = lround (kr * ys);
-  src->yc[1] = lround (kg * ys);
-  src->yc[2] = lround (kb * ys);
-  src->uc[0] = lround (-kr * us);
-  src->uc[1] = lround (-kg * us);
-  src->uc[2] = lround ((1.0 - kb) * us);
-  src->vc[0] = lround ((1.0 - kr) * vs);
-  src->vc[1] = lround (-kg * vs);
-  src->vc[2] = lround (-kb * vs);
-  src->yoff = (off[0] << 14) + 8192;
-  src->coff = (off[1] << 14) + 8192;
-}
-
 static gboolean
 gst_derm_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps)
 {
@@ -193,9 +166,7 @@ gst_derm_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps)
   src->running_time = 0;
 
   src->info = info;
-  setup_yuv (src);
-  g_free (src->rows);
-  src->rows = g_new (guint32, 6 * (gsize) GST_VIDEO_INFO_WIDTH (&info));
+  dermsrc_frame_renderer_set_format (&src->renderer, &info);
   gst_base_src_set_blocksize (bsrc, GST_VIDEO_INFO_SIZE (&info));
   return TRUE;
 }
@@ -359,7 +330,7 @@ gst_derm_src_fill (GstPushSrc *psrc, GstBuffer *buffer)
   const gint W = GST_VIDEO_INFO_WIDTH (&src->info), H = GST_VIDEO_INFO_HEIGHT (&src->info);
   guint8 *mask = g_malloc ((gsize) W * H);
   gint64 t0 = g_get_monotonic_time (), c0 = thread_cpu_us ();
-  dermsrc_render_frame (src, tex, &cam, still, &frame, mask);
+  dermsrc_render_frame (&src->renderer, tex, &cam, still, &frame, mask);
   gst_video_frame_unmap (&frame);
   GST_LOG_OBJECT (src, "frame %" G_GUINT64_FORMAT " rendered in %.2f ms (%.2f ms CPU)",
                   frame_index, (g_get_monotonic_time () - t0) / 1000.0,
@@ -413,14 +384,7 @@ gst_derm_src_start (GstBaseSrc *bsrc)
   src->running_time = src->accum_rtime = 0;
   src->have_live_offset = FALSE;
 
-  /* sensor noise: a fixed table of roughly Gaussian bytes, sd about 1.7 */
-  src->noise = g_malloc (NOISE_SIZE + 2);
-  guint64 h = 0x5EED;
-  for (gint i = 0; i < NOISE_SIZE + 2; i++) {
-    h = dermsrc_splitmix64 (h);
-    gint s = (gint) (h & 3) + (gint) ((h >> 2) & 3) + (gint) ((h >> 4) & 3) + (gint) ((h >> 6) & 3);
-    src->noise[i] = (gint8) (s - 6);
-  }
+  dermsrc_frame_renderer_init (&src->renderer);
 
   src->quit = FALSE;
   src->flushing = FALSE;
@@ -441,10 +405,7 @@ gst_derm_src_stop (GstBaseSrc *bsrc)
 
   g_clear_pointer (&src->current, dermsrc_texture_free);
   g_clear_pointer (&src->next, dermsrc_texture_free);
-  g_clear_pointer (&src->rows, g_free);
-  g_clear_pointer (&src->planes, g_free);
-  src->planes_size = 0;
-  g_clear_pointer (&src->noise, g_free);
+  dermsrc_frame_renderer_clear (&src->renderer);
   gst_video_info_init (&src->info);
   return TRUE;
 }

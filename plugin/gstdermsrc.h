@@ -8,6 +8,8 @@
 #include <gst/base/gstpushsrc.h>
 #include <gst/video/video.h>
 
+#include "dermsrc-frame.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -34,10 +36,6 @@ G_DECLARE_FINAL_TYPE (GstDermSrc, gst_derm_src, GST, DERM_SRC, GstPushSrc)
 #define ZOOM_RANGE 0.25       /* zoom in 1 .. 1 + ZOOM_RANGE */
 #define ROT_MAX 0.12          /* radians */
 #define GAIN_DRIFT 0.08       /* illumination gain in 1 +- GAIN_DRIFT */
-#define NOISE_SIZE 65536      /* sensor-noise table, a power of two */
-
-/* One lesion's rendered scene (dermsrc-texture.h). */
-typedef struct _DermTexture DermTexture;
 
 struct _GstDermSrc {
   GstPushSrc parent;
@@ -49,8 +47,6 @@ struct _GstDermSrc {
 
   /* negotiated format */
   GstVideoInfo info;
-  gint yc[3], uc[3], vc[3];   /* RGB -> Y'CbCr, Q14 */
-  gint yoff, coff;            /* offsets, Q14, with rounding */
 
   /* stream position, as videotestsrc keeps it */
   guint64 n_frames, accum_frames;
@@ -58,11 +54,9 @@ struct _GstDermSrc {
   GstClockTime live_offset;   /* live: PTS minus stream time, set at the first frame */
   gboolean have_live_offset;
 
-  /* scratch (dermsrc-frame.c) */
-  guint32 *rows;              /* rows of warped RGBM */
-  guint8 *planes;             /* half-size luma, mask and a row of sums */
-  gsize planes_size;
-  gint8 *noise;
+  /* the frame renderer (dermsrc-frame.c): the format's conversion, scratch
+   * and noise; from start to stop */
+  DermFrameRenderer renderer;
 
   /* textures (dermsrc-texture.c): @current belongs to the streaming thread;
    * @next is what the worker renders or has rendered (under @lock) */
@@ -73,16 +67,6 @@ struct _GstDermSrc {
   GCond cond;
   gboolean quit, flushing;
 };
-
-/* The splitmix64 mixer: the seeds, noise offsets and noise table's hash. */
-static inline guint64
-dermsrc_splitmix64 (guint64 x)
-{
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 GST_ELEMENT_REGISTER_DECLARE (dermsrc);
 
