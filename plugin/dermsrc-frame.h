@@ -7,12 +7,10 @@
 
 #include <gst/video/video.h>
 
+#include "dermsrc-texture.h"
 #include "synth.h"
 
 G_BEGIN_DECLS
-
-/* One lesion's rendered scene (dermsrc-texture.h). */
-typedef struct _DermTexture DermTexture;
 
 /* What rendering a frame needs beyond the texture and the camera: the
  * output format's conversion, scratch that lives from frame to frame and

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "dermsrc-texture.h"
+#include "dermsrc-camera.h"
 #include "synth.h"
 
 #include <math.h>
@@ -29,10 +30,10 @@ dermsrc_texture_free (DermTexture *t)
 
 static gboolean
 texture_matches (const DermTexture *t, guint64 seed, guint64 lesion, gint width, gint height,
-                 GstDermSrcPattern pattern)
+                 gboolean still)
 {
   return t && t->seed == seed && t->lesion == lesion && t->width == width && t->height == height
-      && t->pattern == pattern;
+      && t->still == still;
 }
 
 /* Renders @t's scene: the frame itself for a still camera, else a wider
@@ -53,7 +54,7 @@ texture_render (DermTexture *t)
   LsSynthCamera cam;
   ls_synth_camera_init (&cam);
   t->factor = 1;
-  if (t->pattern == GST_DERM_SRC_PATTERN_STILL) {
+  if (t->still) {
     t->tw = t->width;
     t->th = t->height;
     t->ppu = t->height;
@@ -87,86 +88,135 @@ texture_render (DermTexture *t)
         | (guint32) (mask[i] ? 255u : 0u) << 24;
 }
 
-gpointer
-dermsrc_texture_worker_main (gpointer data)
+/* The render worker's thread (@data: the cache): renders @next until @quit. */
+static gpointer
+worker_main (gpointer data)
 {
-  GstDermSrc *src = data;
+  DermTextureCache *cache = data;
 
-  g_mutex_lock (&src->lock);
+  g_mutex_lock (&cache->lock);
   while (TRUE) {
-    while (!src->quit && !(src->next && !src->next->done))
-      g_cond_wait (&src->cond, &src->lock);
-    if (src->quit)
+    while (!cache->quit && !(cache->next && !cache->next->done))
+      g_cond_wait (&cache->cond, &cache->lock);
+    if (cache->quit)
       break;
-    DermTexture *t = src->next;
-    g_mutex_unlock (&src->lock);
+    DermTexture *t = cache->next;
+    g_mutex_unlock (&cache->lock);
 
     gint64 t0 = g_get_monotonic_time ();
     texture_render (t);
-    GST_DEBUG_OBJECT (src, "lesion %" G_GUINT64_FORMAT ": %dx%d texture in %.0f ms", t->lesion,
-                      t->tw, t->th, (g_get_monotonic_time () - t0) / 1000.0);
+    GST_DEBUG_OBJECT (cache->log_object, "lesion %" G_GUINT64_FORMAT ": %dx%d texture in %.0f ms",
+                      t->lesion, t->tw, t->th, (g_get_monotonic_time () - t0) / 1000.0);
 
-    g_mutex_lock (&src->lock);
+    g_mutex_lock (&cache->lock);
     t->done = TRUE;
-    g_cond_broadcast (&src->cond);
+    g_cond_broadcast (&cache->cond);
   }
-  g_mutex_unlock (&src->lock);
+  g_mutex_unlock (&cache->lock);
   return NULL;
+}
+
+void
+dermsrc_texture_cache_init (DermTextureCache *cache, GstObject *log_object)
+{
+  *cache = (DermTextureCache) { 0 };
+  g_mutex_init (&cache->lock);
+  g_cond_init (&cache->cond);
+  cache->log_object = log_object;
+}
+
+void
+dermsrc_texture_cache_clear (DermTextureCache *cache)
+{
+  g_mutex_clear (&cache->lock);
+  g_cond_clear (&cache->cond);
+}
+
+void
+dermsrc_texture_cache_start (DermTextureCache *cache)
+{
+  cache->quit = FALSE;
+  cache->flushing = FALSE;
+  cache->worker = g_thread_new ("dermsrc-render", worker_main, cache);
+}
+
+void
+dermsrc_texture_cache_stop (DermTextureCache *cache)
+{
+  g_mutex_lock (&cache->lock);
+  cache->quit = TRUE;
+  g_cond_broadcast (&cache->cond);
+  g_mutex_unlock (&cache->lock);
+  g_clear_pointer (&cache->worker, g_thread_join);
+
+  g_clear_pointer (&cache->current, dermsrc_texture_free);
+  g_clear_pointer (&cache->next, dermsrc_texture_free);
+}
+
+void
+dermsrc_texture_cache_set_flushing (DermTextureCache *cache, gboolean flushing)
+{
+  g_mutex_lock (&cache->lock);
+  cache->flushing = flushing;
+  /* wakes a get that waits for the worker, so that it sees the flag */
+  g_cond_broadcast (&cache->cond);
+  g_mutex_unlock (&cache->lock);
 }
 
 /* Makes @next the texture for this key, unless it already is. Never frees a
  * texture the worker is rendering. Called with the lock held. */
 static void
-request_texture_locked (GstDermSrc *src, guint64 seed, guint64 lesion, GstDermSrcPattern pattern)
+request_texture_locked (DermTextureCache *cache, guint64 seed, guint64 lesion, gint width,
+                        gint height, gboolean still)
 {
-  gint w = GST_VIDEO_INFO_WIDTH (&src->info), h = GST_VIDEO_INFO_HEIGHT (&src->info);
-  if (texture_matches (src->next, seed, lesion, w, h, pattern))
+  if (texture_matches (cache->next, seed, lesion, width, height, still))
     return;
-  while (src->next && !src->next->done)
-    g_cond_wait (&src->cond, &src->lock);
-  dermsrc_texture_free (src->next);
+  while (cache->next && !cache->next->done)
+    g_cond_wait (&cache->cond, &cache->lock);
+  dermsrc_texture_free (cache->next);
   DermTexture *t = g_new0 (DermTexture, 1);
   t->seed = seed;
   t->lesion = lesion;
-  t->width = w;
-  t->height = h;
-  t->pattern = pattern;
-  src->next = t;
-  g_cond_broadcast (&src->cond);
+  t->width = width;
+  t->height = height;
+  t->still = still;
+  cache->next = t;
+  g_cond_broadcast (&cache->cond);
 }
 
 /* The texture for a frame of lesion @lesion: the current one, or the
  * prefetched one (waiting for the worker if it is not done yet). Afterwards
  * the next lesion's texture is requested. */
 GstFlowReturn
-dermsrc_get_texture (GstDermSrc *src, guint64 seed, guint64 lesion, GstDermSrcPattern pattern,
-                     gboolean prefetch, DermTexture **out)
+dermsrc_texture_cache_get (DermTextureCache *cache, guint64 seed, guint64 lesion, gint width,
+                           gint height, gboolean still, gboolean prefetch,
+                           const DermTexture **out, GError **error)
 {
-  gint w = GST_VIDEO_INFO_WIDTH (&src->info), h = GST_VIDEO_INFO_HEIGHT (&src->info);
-  if (!texture_matches (src->current, seed, lesion, w, h, pattern)) {
-    g_mutex_lock (&src->lock);
-    request_texture_locked (src, seed, lesion, pattern);
-    if (!src->next->done)
-      GST_DEBUG_OBJECT (src, "waiting for lesion %" G_GUINT64_FORMAT "'s texture", lesion);
-    while (!src->next->done && !src->flushing)
-      g_cond_wait (&src->cond, &src->lock);
-    if (src->flushing) {
-      g_mutex_unlock (&src->lock);
+  if (!texture_matches (cache->current, seed, lesion, width, height, still)) {
+    g_mutex_lock (&cache->lock);
+    request_texture_locked (cache, seed, lesion, width, height, still);
+    if (!cache->next->done)
+      GST_DEBUG_OBJECT (cache->log_object, "waiting for lesion %" G_GUINT64_FORMAT "'s texture",
+                        lesion);
+    while (!cache->next->done && !cache->flushing)
+      g_cond_wait (&cache->cond, &cache->lock);
+    if (cache->flushing) {
+      g_mutex_unlock (&cache->lock);
       return GST_FLOW_FLUSHING;
     }
-    dermsrc_texture_free (src->current);
-    src->current = src->next;
-    src->next = NULL;
+    dermsrc_texture_free (cache->current);
+    cache->current = cache->next;
+    cache->next = NULL;
     if (prefetch)
-      request_texture_locked (src, seed, lesion + 1, pattern);
-    g_mutex_unlock (&src->lock);
-
-    if (src->current->error) {
-      GST_ELEMENT_ERROR (src, RESOURCE, FAILED, ("Could not render the synthetic scene."),
-                         ("%s", src->current->error->message));
-      return GST_FLOW_ERROR;
-    }
+      request_texture_locked (cache, seed, lesion + 1, width, height, still);
+    g_mutex_unlock (&cache->lock);
   }
-  *out = src->current;
+  /* Also for a texture that was already current: a failed render stays
+   * current, and a restart after a flush would otherwise warp no texels. */
+  if (cache->current->error) {
+    g_propagate_error (error, g_error_copy (cache->current->error));
+    return GST_FLOW_ERROR;
+  }
+  *out = cache->current;
   return GST_FLOW_OK;
 }

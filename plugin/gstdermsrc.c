@@ -40,6 +40,7 @@
 #include <gst/video/video.h>
 
 #include "gstdermsrc.h"
+#include "dermsrc-camera.h"
 #include "dermsrc-frame.h"
 #include "dermsrc-random.h"
 #include "dermsrc-texture.h"
@@ -309,12 +310,21 @@ gst_derm_src_fill (GstPushSrc *psrc, GstBuffer *buffer)
   gdouble t = (gdouble) (pos - lesion * lesion_ns) / GST_SECOND;
   guint64 frame_index = src->accum_frames + src->n_frames;
 
-  DermTexture *tex;
-  GstFlowReturn ret = dermsrc_get_texture (src, seed, lesion, pattern, lesion_ns > 0, &tex);
+  gboolean still = pattern == GST_DERM_SRC_PATTERN_STILL;
+  const DermTexture *tex;
+  g_autoptr (GError) error = NULL;
+  GstFlowReturn ret = dermsrc_texture_cache_get (&src->textures, seed, lesion,
+                                                 GST_VIDEO_INFO_WIDTH (&src->info),
+                                                 GST_VIDEO_INFO_HEIGHT (&src->info), still,
+                                                 lesion_ns > 0, &tex, &error);
+  if (ret == GST_FLOW_ERROR) {
+    GST_ELEMENT_ERROR (src, RESOURCE, FAILED, ("Could not render the synthetic scene."),
+                       ("%s", error->message));
+    return ret;
+  }
   if (ret != GST_FLOW_OK)
     return ret;
 
-  gboolean still = pattern == GST_DERM_SRC_PATTERN_STILL;
   LsSynthCamera cam;
   if (still) {
     ls_synth_camera_init (&cam);
@@ -385,10 +395,7 @@ gst_derm_src_start (GstBaseSrc *bsrc)
   src->have_live_offset = FALSE;
 
   dermsrc_frame_renderer_init (&src->renderer);
-
-  src->quit = FALSE;
-  src->flushing = FALSE;
-  src->worker = g_thread_new ("dermsrc-render", dermsrc_texture_worker_main, src);
+  dermsrc_texture_cache_start (&src->textures);
   return TRUE;
 }
 
@@ -397,14 +404,7 @@ gst_derm_src_stop (GstBaseSrc *bsrc)
 {
   GstDermSrc *src = GST_DERM_SRC (bsrc);
 
-  g_mutex_lock (&src->lock);
-  src->quit = TRUE;
-  g_cond_broadcast (&src->cond);
-  g_mutex_unlock (&src->lock);
-  g_clear_pointer (&src->worker, g_thread_join);
-
-  g_clear_pointer (&src->current, dermsrc_texture_free);
-  g_clear_pointer (&src->next, dermsrc_texture_free);
+  dermsrc_texture_cache_stop (&src->textures);
   dermsrc_frame_renderer_clear (&src->renderer);
   gst_video_info_init (&src->info);
   return TRUE;
@@ -414,10 +414,7 @@ static gboolean
 gst_derm_src_unlock (GstBaseSrc *bsrc)
 {
   GstDermSrc *src = GST_DERM_SRC (bsrc);
-  g_mutex_lock (&src->lock);
-  src->flushing = TRUE;
-  g_cond_broadcast (&src->cond);
-  g_mutex_unlock (&src->lock);
+  dermsrc_texture_cache_set_flushing (&src->textures, TRUE);
   return TRUE;
 }
 
@@ -425,9 +422,7 @@ static gboolean
 gst_derm_src_unlock_stop (GstBaseSrc *bsrc)
 {
   GstDermSrc *src = GST_DERM_SRC (bsrc);
-  g_mutex_lock (&src->lock);
-  src->flushing = FALSE;
-  g_mutex_unlock (&src->lock);
+  dermsrc_texture_cache_set_flushing (&src->textures, FALSE);
   return TRUE;
 }
 
@@ -497,8 +492,7 @@ static void
 gst_derm_src_finalize (GObject *object)
 {
   GstDermSrc *src = GST_DERM_SRC (object);
-  g_mutex_clear (&src->lock);
-  g_cond_clear (&src->cond);
+  dermsrc_texture_cache_clear (&src->textures);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -567,8 +561,7 @@ gst_derm_src_init (GstDermSrc *src)
   src->seed = DEFAULT_SEED;
   src->pattern = DEFAULT_PATTERN;
   src->lesion_duration = DEFAULT_LESION_DURATION;
-  g_mutex_init (&src->lock);
-  g_cond_init (&src->cond);
+  dermsrc_texture_cache_init (&src->textures, GST_OBJECT (src));
   gst_video_info_init (&src->info);
 
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);

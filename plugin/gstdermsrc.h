@@ -9,6 +9,7 @@
 #include <gst/video/video.h>
 
 #include "dermsrc-frame.h"
+#include "dermsrc-texture.h"
 
 G_BEGIN_DECLS
 
@@ -29,13 +30,6 @@ GType gst_derm_src_pattern_get_type (void);
 
 #define GST_TYPE_DERM_SRC (gst_derm_src_get_type ())
 G_DECLARE_FINAL_TYPE (GstDermSrc, gst_derm_src, GST, DERM_SRC, GstPushSrc)
-
-/* Camera motion limits, in the generator's scene units (the reference
- * frame's height). The moving texture covers all of it. */
-#define PAN_MAX 0.06
-#define ZOOM_RANGE 0.25       /* zoom in 1 .. 1 + ZOOM_RANGE */
-#define ROT_MAX 0.12          /* radians */
-#define GAIN_DRIFT 0.08       /* illumination gain in 1 +- GAIN_DRIFT */
 
 struct _GstDermSrc {
   GstPushSrc parent;
@@ -58,14 +52,9 @@ struct _GstDermSrc {
    * and noise; from start to stop */
   DermFrameRenderer renderer;
 
-  /* textures (dermsrc-texture.c): @current belongs to the streaming thread;
-   * @next is what the worker renders or has rendered (under @lock) */
-  DermTexture *current;
-  DermTexture *next;
-  GThread *worker;
-  GMutex lock;
-  GCond cond;
-  gboolean quit, flushing;
+  /* each lesion's texture and the worker that renders it
+   * (dermsrc-texture.c); the worker runs from start to stop */
+  DermTextureCache textures;
 };
 
 GST_ELEMENT_REGISTER_DECLARE (dermsrc);
