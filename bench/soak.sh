@@ -2,7 +2,8 @@
 # Soak: live 1080p30 `dermsrc is-live=true ! capsfilter ! lesionseg mode=async
 # ! fakesink sync=true` for SECONDS (default 1800), with threshold, overlay,
 # roi and interval changed every 3 s and the resolution changed every 60 s
-# (capsfilter caps; dermsrc renegotiates). Fails on a crash, an ERROR on the
+# (at half time in runs under two minutes; capsfilter caps, dermsrc
+# renegotiates). Fails on a crash, an ERROR on the
 # bus, frames out of lesionseg != frames in (pad probes), or RSS ending more
 # than 5% above its value at 10 s; prints RSS start, max and end.
 # Usage: bench/soak.sh [SECONDS] [BUILDDIR]   (CI runs 60 s)
