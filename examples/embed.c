@@ -146,27 +146,13 @@ on_element_message (Stats *st, const GstStructure *s)
   g_mutex_unlock (&st->lock);
 }
 
+/* The first element of @factory in @pipeline, with a reference, or NULL. */
 static GstElement *
-find_lesionseg (GstElement *pipeline)
+find_by_factory (GstElement *pipeline, const char *factory)
 {
   GValue item = G_VALUE_INIT;
   GstElement *found = NULL;
-  GstIterator *it = gst_bin_iterate_all_by_element_factory_name (GST_BIN (pipeline), "lesionseg");
-  if (it && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    found = g_value_dup_object (&item);
-    g_value_unset (&item);
-  }
-  if (it)
-    gst_iterator_free (it);
-  return found;
-}
-
-static GstElement *
-find_appsink (GstElement *pipeline)
-{
-  GValue item = G_VALUE_INIT;
-  GstElement *found = NULL;
-  GstIterator *it = gst_bin_iterate_all_by_element_factory_name (GST_BIN (pipeline), "appsink");
+  GstIterator *it = gst_bin_iterate_all_by_element_factory_name (GST_BIN (pipeline), factory);
   if (it && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
     found = g_value_dup_object (&item);
     g_value_unset (&item);
@@ -207,7 +193,7 @@ main (int argc, char **argv)
     g_printerr ("the pipeline needs a lesionseg element\n");
     return 1;
   }
-  GstElement *seg = find_lesionseg (pipeline);
+  GstElement *seg = find_by_factory (pipeline, "lesionseg");
   if (!seg) {
     g_printerr ("the pipeline has no lesionseg element\n");
     return 1;
@@ -219,7 +205,7 @@ main (int argc, char **argv)
   GstPad *srcpad = gst_element_get_static_pad (seg, "src");
   gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER, on_seg_sink, &st, NULL);
   gst_pad_add_probe (srcpad, GST_PAD_PROBE_TYPE_BUFFER, on_seg_src, &st, NULL);
-  GstElement *appsink = find_appsink (pipeline);
+  GstElement *appsink = find_by_factory (pipeline, "appsink");
   if (appsink) {
     g_object_set (appsink, "emit-signals", TRUE, NULL);
     g_signal_connect (appsink, "new-sample", G_CALLBACK (on_new_sample), &st);
