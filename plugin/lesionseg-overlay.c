@@ -255,6 +255,7 @@ draw_packed4 (GstVideoFrame *frame, const LsegClassMap *map, const Paint *paint[
   }
 }
 
+/* 3-byte formats, run by run, through the paint's table. */
 static void
 draw_packed (GstVideoFrame *frame, const LsegClassMap *map, const Paint *paint[3])
 {
@@ -265,13 +266,13 @@ draw_packed (GstVideoFrame *frame, const LsegClassMap *map, const Paint *paint[3
   const int o2 = GST_VIDEO_FRAME_COMP_POFFSET (frame, 2);
   guint8 *base = GST_VIDEO_FRAME_PLANE_DATA (frame, 0);
 
-  for (int j = 0; j < map->height; j++) {
-    const guint8 *cls = map->classes + (gsize) j * map->width;
-    guint8 *px = base + (gsize) (map->y + j) * stride + (gsize) map->x * pstride;
-    for (int i = 0; i < map->width; i++, px += pstride) {
-      const Paint *p = paint[cls[i]];
-      if (p == NULL)
-        continue;
+  for (guint r = 0; r < map->n_runs; r++) {
+    const LsegRun *run = &map->runs[r];
+    const Paint *p = paint[run->cls];
+    if (p == NULL)
+      continue;
+    guint8 *px = base + (gsize) (map->y + run->y) * stride + (gsize) (map->x + run->x) * pstride;
+    for (int i = 0; i < run->length; i++, px += pstride) {
       px[o0] = p->lut[0][px[o0]];
       px[o1] = p->lut[1][px[o1]];
       px[o2] = p->lut[2][px[o2]];
@@ -290,24 +291,18 @@ draw_planar (GstVideoFrame *frame, const LsegClassMap *map, const Paint *paint[3
     const int pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, c);
     const int stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, c);
     guint8 *base = GST_VIDEO_FRAME_COMP_DATA (frame, c);
-    const int cx0 = (map->x + (1 << ws) - 1) >> ws, cx1 = (map->x + map->width - 1) >> ws;
-    const int cy0 = (map->y + (1 << hs) - 1) >> hs, cy1 = (map->y + map->height - 1) >> hs;
-    for (int cy = cy0; cy <= cy1; cy++) {
-      const guint8 *cls = map->classes + (gsize) ((cy << hs) - map->y) * map->width - map->x;
-      guint8 *px = base + (gsize) cy * stride;
-      if (ws == 0) {
-        for (int cx = cx0; cx <= cx1; cx++) {
-          const Paint *p = paint[cls[cx]];
-          if (p != NULL)
-            px[cx] = p->lut[c][px[cx]];
-        }
-      } else {
-        for (int cx = cx0; cx <= cx1; cx++) {
-          const Paint *p = paint[cls[cx << ws]];
-          if (p != NULL)
-            px[cx * pstride] = p->lut[c][px[cx * pstride]];
-        }
-      }
+    for (guint r = 0; r < map->n_runs; r++) {
+      const LsegRun *run = &map->runs[r];
+      const Paint *p = paint[run->cls];
+      const int y = map->y + run->y;
+      /* a chroma row is sited on the first luma row of its block */
+      if (p == NULL || (y & ((1 << hs) - 1)))
+        continue;
+      /* chroma sample cx is sited on luma pixel cx << ws: those inside the run */
+      const int x0 = map->x + run->x, x1 = x0 + run->length;
+      guint8 *px = base + (gsize) (y >> hs) * stride;
+      for (int cx = (x0 + (1 << ws) - 1) >> ws; cx <= (x1 - 1) >> ws; cx++)
+        px[cx * pstride] = p->lut[c][px[cx * pstride]];
     }
   }
 }
