@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gstlesionsegmeta.h"
+#include "plugin-fixture.h"
 #include "rss.h"
 
 
@@ -652,15 +653,7 @@ test_threads_shutdown (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  gst_init (&argc, &argv);
-
-  const gchar *data = g_getenv ("LS_TEST_DATA");
-  g_assert_nonnull (data);
-  tiny_model = g_build_filename (data, "tiny", "model.safetensors", NULL);
-  gchar *models = g_build_filename (data, "..", "..", "models", NULL);
-  slow_model = g_build_filename (models, "lesionseg-small.safetensors", NULL);
-  g_free (models);
+  lseg_test_init (&argc, &argv, &tiny_model, &slow_model);
 
   g_test_add_func ("/reliability/state-cycles-dermsrc", test_state_cycles_dermsrc);
   g_test_add_func ("/reliability/model-reloads", test_model_reloads);
