@@ -402,6 +402,16 @@ create_engine (GstLesionSeg *self, LsModel *model, LsBackendKind kind, int devic
   return engine;
 }
 
+/* The worker's LsegNetworkTimeFunc: the inference-ms property. */
+static void
+network_time (GstElement *element, double ms)
+{
+  GstLesionSeg *self = GST_LESION_SEG (element);
+  GST_OBJECT_LOCK (self);
+  self->inference_ms = ms;
+  GST_OBJECT_UNLOCK (self);
+}
+
 static gboolean
 gst_lesion_seg_start (GstBaseTransform *trans)
 {
@@ -433,24 +443,30 @@ gst_lesion_seg_start (GstBaseTransform *trans)
 
   self->model = model;
   self->engine = engine;
-  self->net_width = ls_engine_get_width (engine);
-  self->net_height = ls_engine_get_height (engine);
+  const int net_width = ls_engine_get_width (engine), net_height = ls_engine_get_height (engine);
+  lseg_input_init (&self->input, ls_model_get_config (model)->input_norm, net_width, net_height);
   self->frame_count = 0;
   self->mode_resolved = FALSE;
 
   double ms;
-  if (!lseg_worker_start (self, &ms))
+  self->worker = lseg_worker_new (GST_ELEMENT (self), engine, net_width, net_height,
+                                  network_time, &ms, &error);
+  if (self->worker == NULL) {
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s", error->message),
+                       (NULL));
+    g_error_free (error);
     return FALSE;   /* stop () frees what start () made */
+  }
 
   GST_OBJECT_LOCK (self);
   g_free (self->active_backend);
   self->active_backend = g_strdup (ls_engine_get_backend_name (engine));
   self->inference_ms = ms;
   self->mask_age = 0;
-  GST_OBJECT_UNLOCK (self);
   self->reported_latency = (GstClockTime) (ms * 1.25 * GST_MSECOND);
+  GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "backend %s, network %dx%d, %.2f ms a frame",
-                   ls_engine_get_backend_name (engine), self->net_width, self->net_height, ms);
+                   ls_engine_get_backend_name (engine), net_width, net_height, ms);
   return TRUE;
 }
 
@@ -459,13 +475,14 @@ gst_lesion_seg_stop (GstBaseTransform *trans)
 {
   GstLesionSeg *self = GST_LESION_SEG (trans);
 
-  lseg_worker_stop (self);
+  GST_DEBUG_OBJECT (self, "%" G_GUINT64_FORMAT " frames", self->frame_count);
+  /* first: the worker uses the engine until it has stopped */
+  g_clear_pointer (&self->worker, lseg_worker_free);
   g_clear_pointer (&self->redraw_for, lseg_result_unref);
   lseg_class_map_clear (&self->redraw);
   g_clear_pointer (&self->engine, ls_engine_free);
   g_clear_pointer (&self->model, ls_model_unref);
-  g_clear_pointer (&self->rgb, g_free);
-  self->rgb_size = 0;
+  lseg_input_clear (&self->input);
   return TRUE;
 }
 
@@ -480,6 +497,21 @@ upstream_is_live (GstLesionSeg *self)
     gst_query_parse_latency (q, &live, NULL, NULL);
   gst_query_unref (q);
   return live;
+}
+
+/* Sync mode delays every frame by the network's time: keep the reported
+ * latency above it. */
+static void
+keep_latency_above (GstLesionSeg *self, gint64 network_us)
+{
+  const GstClockTime took = network_us * GST_USECOND;
+  GST_OBJECT_LOCK (self);
+  const gboolean raise = took > self->reported_latency;
+  if (raise)
+    self->reported_latency = took + took / 4;
+  GST_OBJECT_UNLOCK (self);
+  if (raise)
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
 }
 
 /* The overlay in the frame's own format. A mask made at another contour
@@ -560,10 +592,10 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
       ? gst_util_uint64_scale_int (G_USEC_PER_SEC, GST_VIDEO_INFO_FPS_D (info),
                                    GST_VIDEO_INFO_FPS_N (info)) : 0;
   const gboolean stale = self->is_async && interval == 1 && frame_us > 0 &&
-      lseg_worker_busy_for (self, frame_us);
+      lseg_worker_busy_for (self->worker, frame_us);
 
   if (seq % interval == 0 && !stale) {
-    LsegJob *job = lseg_worker_take_job (self);
+    LsegJob *job = lseg_worker_take_job (self->worker);
     if (job == NULL)
       return GST_FLOW_ERROR;   /* the worker failed and has said why */
 
@@ -583,7 +615,7 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
     lseg_input_copy_truth (buffer, job);
 
     GError *error = NULL;
-    if (!lseg_input_fill_tensor (self, frame, job, &error)) {
+    if (!lseg_input_fill_tensor (&self->input, frame, job, &error)) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not prepare the frame: %s",
                          error->message), (NULL));
       g_error_free (error);
@@ -591,13 +623,16 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
       return GST_FLOW_ERROR;
     }
 
-    if (self->is_async)
-      lseg_worker_submit (self, job);
-    else if (!lseg_worker_run_sync (self, job, &network_us))
-      return GST_FLOW_ERROR;
+    if (self->is_async) {
+      lseg_worker_submit (self->worker, job);
+    } else {
+      if (!lseg_worker_run_sync (self->worker, job, &network_us))
+        return GST_FLOW_ERROR;
+      keep_latency_above (self, network_us);
+    }
   }
 
-  LsegResult *r = lseg_worker_latest (self);
+  LsegResult *r = lseg_worker_latest (self->worker);
   guint age = 0;
   if (r && r->frame_width == width && r->frame_height == height) {
     age = (guint) (seq - r->seq);
@@ -645,7 +680,9 @@ gst_lesion_seg_query (GstBaseTransform *trans, GstPadDirection direction, GstQue
     gboolean live;
     GstClockTime min, max;
     gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (self);
     const GstClockTime ours = self->reported_latency;
+    GST_OBJECT_UNLOCK (self);
     min += ours;
     if (GST_CLOCK_TIME_IS_VALID (max))
       max += ours;
@@ -664,8 +701,6 @@ gst_lesion_seg_finalize (GObject *object)
   GstLesionSeg *self = GST_LESION_SEG (object);
   g_free (self->model_path);
   g_free (self->active_backend);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -686,8 +721,6 @@ gst_lesion_seg_init (GstLesionSeg *self)
   self->contour_width = DEFAULT_CONTOUR_WIDTH;
   self->message = DEFAULT_MESSAGE;
   self->pixels_per_mm = DEFAULT_PIXELS_PER_MM;
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
 }
 
 static void

@@ -9,8 +9,10 @@
 #include <gst/video/gstvideofilter.h>
 
 #include "lesionseg.h"
+#include "lesionseg-input.h"
 #include "lesionseg-job.h"
 #include "lesionseg-overlay.h"
+#include "lesionseg-worker.h"
 
 G_BEGIN_DECLS
 
@@ -51,43 +53,20 @@ struct _GstLesionSeg {
   gboolean message;
   gdouble pixels_per_mm;
   gchar *active_backend;
-  gdouble inference_ms;
+  gdouble inference_ms;              /* the network's last time, kept after stop */
   guint mask_age;
 
   /* between start and stop */
   LsModel *model;
   LsEngine *engine;
-  int net_width, net_height;
+  LsegWorker *worker;                /* the network: worker thread or in place */
   gboolean is_async;                 /* resolved at the first buffer */
   gboolean mode_resolved;
   guint64 frame_count;
-  GstClockTime reported_latency;
-
-  /* the worker and its hand-over, under lock (lesionseg-worker.c) */
-  GMutex lock;
-  GCond cond;
-  GThread *worker;
-  gboolean stopping;
-  gboolean busy;
-  gboolean failed;
-  LsegJob *pending;                  /* the newest frame waiting for the network */
-  LsegJob *spare;                    /* a finished job kept for reuse */
-  LsegResult *latest;                /* the newest finished mask */
-  guint64 replaced;                  /* frames a newer one replaced before the network took them */
-  gint64 busy_since;                 /* monotonic us when the worker took its job */
-  double job_us;                     /* running mean of a job's time on the worker, us */
-
-  /* the network's private state (worker, or streaming thread in sync mode) */
-  float *prob, *ema;
-  LsRect ema_roi;
-  gboolean ema_valid;
-  guint8 *roi_mask;
-  gsize roi_mask_size;
-  float *logits;
+  GstClockTime reported_latency;     /* sync mode's, under the object lock */
 
   /* streaming thread only */
-  guint8 *rgb;                       /* ROI of a YUV frame as RGB */
-  gsize rgb_size;
+  LsegInput input;                   /* the network's input size, and scratch */
   LsegClassMap redraw;               /* latest's map at another contour width */
   LsegResult *redraw_for;
 };

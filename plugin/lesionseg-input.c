@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "lesionseg-input.h"
+#include "lesionseg-overlay.h"
 #include "gstdermtruthmeta.h"
 
 #include <string.h>
@@ -44,14 +45,26 @@ lseg_input_frame_roi (const gint roi[4], int width, int height)
   return (LsRect) { x0, y0, x1 - x0, y1 - y0 };
 }
 
+void
+lseg_input_init (LsegInput *input, LsInputNorm norm, int net_width, int net_height)
+{
+  *input = (LsegInput) { norm, net_width, net_height, NULL, 0 };
+}
+
+void
+lseg_input_clear (LsegInput *input)
+{
+  g_clear_pointer (&input->rgb, g_free);
+  input->rgb_size = 0;
+}
+
 /* The frame's ROI into the network's input. Packed RGB goes straight to
  * ls_image_to_tensor; YUV is sampled into RGB at no more than twice the
  * network's size first (the area average then does the rest), so a 1080p
  * frame costs a few hundred thousand pixel conversions, not two million. */
 gboolean
-lseg_input_fill_tensor (GstLesionSeg *self, GstVideoFrame *frame, LsegJob *job, GError **error)
+lseg_input_fill_tensor (LsegInput *input, GstVideoFrame *frame, LsegJob *job, GError **error)
 {
-  const LsInputNorm norm = ls_model_get_config (self->model)->input_norm;
   const GstVideoFormat format = GST_VIDEO_FRAME_FORMAT (frame);
   if (format != GST_VIDEO_FORMAT_I420 && format != GST_VIDEO_FORMAT_NV12) {
     const LsImage image = {
@@ -59,22 +72,22 @@ lseg_input_fill_tensor (GstLesionSeg *self, GstVideoFrame *frame, LsegJob *job, 
       GST_VIDEO_FRAME_HEIGHT (frame), GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0),
       packed_format (format),
     };
-    return ls_image_to_tensor (&image, &job->roi, norm, self->net_width, self->net_height,
-                               job->tensor, error);
+    return ls_image_to_tensor (&image, &job->roi, input->norm, input->net_width,
+                               input->net_height, job->tensor, error);
   }
 
-  const int w = MIN (job->roi.width, 2 * self->net_width);
-  const int h = MIN (job->roi.height, 2 * self->net_height);
+  const int w = MIN (job->roi.width, 2 * input->net_width);
+  const int h = MIN (job->roi.height, 2 * input->net_height);
   const gsize size = (gsize) w * 3 * h;
-  if (self->rgb_size < size) {
-    g_free (self->rgb);
-    self->rgb = g_malloc (size);
-    self->rgb_size = size;
+  if (input->rgb_size < size) {
+    g_free (input->rgb);
+    input->rgb = g_malloc (size);
+    input->rgb_size = size;
   }
   const GstVideoRectangle roi = { job->roi.x, job->roi.y, job->roi.width, job->roi.height };
-  lseg_yuv_roi_to_rgb (frame, &roi, self->rgb, w, h, w * 3);
-  const LsImage image = { self->rgb, w, h, w * 3, LS_PIXEL_RGB };
-  return ls_image_to_tensor (&image, NULL, norm, self->net_width, self->net_height,
+  lseg_yuv_roi_to_rgb (frame, &roi, input->rgb, w, h, w * 3);
+  const LsImage image = { input->rgb, w, h, w * 3, LS_PIXEL_RGB };
+  return ls_image_to_tensor (&image, NULL, input->norm, input->net_width, input->net_height,
                              job->tensor, error);
 }
 

@@ -19,46 +19,76 @@
 GST_DEBUG_CATEGORY_EXTERN (gst_lesion_seg_debug);
 #define GST_CAT_DEFAULT gst_lesion_seg_debug
 
+struct _LsegWorker {
+  /* set by lseg_worker_new () */
+  GstElement *element;               /* errors, messages and the debug log go here */
+  LsEngine *engine;                  /* the element's; outlives the worker */
+  int net_width, net_height;
+  LsegNetworkTimeFunc network_time;
+
+  /* the worker and its hand-over, under lock */
+  GMutex lock;
+  GCond cond;
+  GThread *thread;
+  gboolean stopping;
+  gboolean busy;
+  gboolean failed;
+  LsegJob *pending;                  /* the newest frame waiting for the network */
+  LsegJob *spare;                    /* a finished job kept for reuse */
+  LsegResult *latest;                /* the newest finished mask */
+  guint64 replaced;                  /* frames a newer one replaced before the network took them */
+  gint64 busy_since;                 /* monotonic us when the worker took its job */
+  double job_us;                     /* running mean of a job's time on the worker, us */
+
+  /* the network's private state (worker, or streaming thread in sync mode) */
+  float *prob, *ema;
+  LsRect ema_roi;
+  gboolean ema_valid;
+  guint8 *roi_mask;
+  gsize roi_mask_size;
+  float *logits;
+};
+
 /* Runs on the worker in async mode, on the streaming thread in sync mode;
  * never both at once. Probability map -> smoothing -> threshold at ROI size
  * (bilinear, only inside the box that can reach the threshold) -> cleanup
  * -> measurements -> class map for the overlay. */
 static LsegResult *
-process_job (GstLesionSeg *self, const LsegJob *job, GError **error)
+process_job (LsegWorker *w, const LsegJob *job, GError **error)
 {
-  const int nw = self->net_width, nh = self->net_height;
+  const int nw = w->net_width, nh = w->net_height;
   const gsize n = (gsize) nw * nh;
 
   const gint64 t0 = g_get_monotonic_time ();
-  if (!ls_engine_run_tensor (self->engine, job->tensor, self->logits, error))
+  if (!ls_engine_run_tensor (w->engine, job->tensor, w->logits, error))
     return NULL;
   const double ms = (g_get_monotonic_time () - t0) / 1000.0;
 
   for (gsize i = 0; i < n; i++)
-    self->prob[i] = 1.0f / (1.0f + expf (-self->logits[i]));
+    w->prob[i] = 1.0f / (1.0f + expf (-w->logits[i]));
 
   /* The average only means something over the same region of the same
    * frame size; anything else starts it afresh. */
-  const gboolean same = self->ema_valid && memcmp (&self->ema_roi, &job->roi, sizeof job->roi) == 0;
+  const gboolean same = w->ema_valid && memcmp (&w->ema_roi, &job->roi, sizeof job->roi) == 0;
   if (job->smoothing > 0 && same) {
     const float s = job->smoothing;
     for (gsize i = 0; i < n; i++)
-      self->ema[i] = s * self->ema[i] + (1.0f - s) * self->prob[i];
+      w->ema[i] = s * w->ema[i] + (1.0f - s) * w->prob[i];
   } else {
-    memcpy (self->ema, self->prob, n * sizeof (float));
+    memcpy (w->ema, w->prob, n * sizeof (float));
   }
-  self->ema_roi = job->roi;
-  self->ema_valid = TRUE;
-  const float *p = self->ema;
+  w->ema_roi = job->roi;
+  w->ema_valid = TRUE;
+  const float *p = w->ema;
 
   const int rw = job->roi.width, rh = job->roi.height;
   const gsize rsize = (gsize) rw * rh;
-  if (self->roi_mask_size < rsize) {
-    g_free (self->roi_mask);
-    self->roi_mask = g_malloc (rsize);
-    self->roi_mask_size = rsize;
+  if (w->roi_mask_size < rsize) {
+    g_free (w->roi_mask);
+    w->roi_mask = g_malloc (rsize);
+    w->roi_mask_size = rsize;
   }
-  guint8 *mask = self->roi_mask;
+  guint8 *mask = w->roi_mask;
   ls_mask_from_prob (p, nw, nh, job->threshold, mask, rw, rh, rw);
   if (job->cleanup)
     ls_mask_cleanup (mask, rw, rh, rw, LS_CLEANUP_FILL_HOLES | LS_CLEANUP_LARGEST_REGION);
@@ -83,29 +113,27 @@ process_job (GstLesionSeg *self, const LsegJob *job, GError **error)
   r->net_width = nw;
   r->net_height = nh;
   r->threshold = job->threshold;
-  r->backend = g_intern_string (ls_engine_get_backend_name (self->engine));
+  r->backend = g_intern_string (ls_engine_get_backend_name (w->engine));
   lseg_class_map_build (&r->map, mask, rw, job->roi.x, job->roi.y, lm.bbox_x, lm.bbox_y,
                         lm.bbox_width, lm.bbox_height, job->contour_width);
   lseg_report_measure (job, mask, &lm, &shape, ms, &r->m);
 
-  GST_OBJECT_LOCK (self);
-  self->inference_ms = ms;
-  GST_OBJECT_UNLOCK (self);
+  w->network_time (w->element, ms);
 
-  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %.2f ms network, %.2f ms in all, "
+  GST_LOG_OBJECT (w->element, "frame %" G_GUINT64_FORMAT ": %.2f ms network, %.2f ms in all, "
                   "area %" G_GINT64_FORMAT, job->seq, ms,
                   (g_get_monotonic_time () - t0) / 1000.0, lm.area);
   if (job->message)
-    lseg_report_post_message (GST_ELEMENT (self), job, r);
+    lseg_report_post_message (w->element, job, r);
   return r;
 }
 
-/* Under self->lock. */
+/* Under w->lock. */
 static void
-publish (GstLesionSeg *self, LsegResult *r)
+publish (LsegWorker *w, LsegResult *r)
 {
-  LsegResult *old = self->latest;
-  self->latest = r;
+  LsegResult *old = w->latest;
+  w->latest = r;
   lseg_result_unref (old);
 }
 
@@ -117,210 +145,206 @@ publish (GstLesionSeg *self, LsegResult *r)
 #define LSEG_WORKER_NICE 5
 
 static void
-lower_worker_priority (GstLesionSeg *self)
+lower_worker_priority (LsegWorker *w)
 {
 #ifdef __linux__
   errno = 0;
   const int nice_now = getpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid));
   if (errno == 0 && setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), nice_now + LSEG_WORKER_NICE) == 0)
-    GST_DEBUG_OBJECT (self, "worker at nice %d", nice_now + LSEG_WORKER_NICE);
+    GST_DEBUG_OBJECT (w->element, "worker at nice %d", nice_now + LSEG_WORKER_NICE);
   else
-    GST_DEBUG_OBJECT (self, "worker priority unchanged: %s", g_strerror (errno));
+    GST_DEBUG_OBJECT (w->element, "worker priority unchanged: %s", g_strerror (errno));
 #endif
 }
 
 static gpointer
 worker_main (gpointer data)
 {
-  GstLesionSeg *self = data;
-  lower_worker_priority (self);
+  LsegWorker *w = data;
+  lower_worker_priority (w);
 
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&w->lock);
   for (;;) {
-    while (!self->stopping && self->pending == NULL)
-      g_cond_wait (&self->cond, &self->lock);
-    if (self->stopping)
+    while (!w->stopping && w->pending == NULL)
+      g_cond_wait (&w->cond, &w->lock);
+    if (w->stopping)
       break;
-    LsegJob *job = self->pending;
-    self->pending = NULL;
-    self->busy = TRUE;
-    self->busy_since = g_get_monotonic_time ();
-    g_mutex_unlock (&self->lock);
+    LsegJob *job = w->pending;
+    w->pending = NULL;
+    w->busy = TRUE;
+    w->busy_since = g_get_monotonic_time ();
+    g_mutex_unlock (&w->lock);
 
     GError *error = NULL;
-    LsegResult *r = process_job (self, job, &error);
+    LsegResult *r = process_job (w, job, &error);
     if (r == NULL) {
-      GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
+      GST_ELEMENT_ERROR (w->element, LIBRARY, FAILED,
                          ("Lesion segmentation failed: %s", error->message), (NULL));
       g_clear_error (&error);
     }
 
-    g_mutex_lock (&self->lock);
-    self->busy = FALSE;
-    const double took = (double) (g_get_monotonic_time () - self->busy_since);
-    self->job_us = self->job_us > 0 ? 0.8 * self->job_us + 0.2 * took : took;
+    g_mutex_lock (&w->lock);
+    w->busy = FALSE;
+    const double took = (double) (g_get_monotonic_time () - w->busy_since);
+    w->job_us = w->job_us > 0 ? 0.8 * w->job_us + 0.2 * took : took;
     if (r)
-      publish (self, r);
+      publish (w, r);
     else
-      self->failed = TRUE;
-    if (self->spare == NULL)
-      self->spare = job;
+      w->failed = TRUE;
+    if (w->spare == NULL)
+      w->spare = job;
     else
       lseg_job_free (job);
-    g_cond_broadcast (&self->cond);
+    g_cond_broadcast (&w->cond);
   }
-  g_mutex_unlock (&self->lock);
+  g_mutex_unlock (&w->lock);
   return NULL;
 }
 
-/* Needs self->engine and the network's size. The worker thread starts in
- * every mode: sync or async is only known at the first buffer, and an idle
- * thread costs nothing. */
-gboolean
-lseg_worker_start (GstLesionSeg *self, double *warmup_ms)
+/* The worker thread starts in every mode: sync or async is only known at
+ * the element's first buffer, and an idle thread costs nothing. */
+LsegWorker *
+lseg_worker_new (GstElement *element, LsEngine *engine, int net_width, int net_height,
+                 LsegNetworkTimeFunc network_time, double *warmup_ms, GError **error)
 {
-  const gsize n = (gsize) self->net_width * self->net_height;
-  self->prob = g_new (float, n);
-  self->ema = g_new (float, n);
-  self->logits = g_new (float, n);
-  self->ema_valid = FALSE;
-  self->job_us = 0;
-  self->failed = FALSE;
-  self->stopping = FALSE;
-  self->replaced = 0;
+  LsegWorker *w = g_new0 (LsegWorker, 1);
+  w->element = element;
+  w->engine = engine;
+  w->net_width = net_width;
+  w->net_height = net_height;
+  w->network_time = network_time;
+  g_mutex_init (&w->lock);
+  g_cond_init (&w->cond);
+
+  const gsize n = (gsize) net_width * net_height;
+  w->prob = g_new (float, n);
+  w->ema = g_new (float, n);
+  w->logits = g_new (float, n);
 
   /* Two runs on a blank input: first-run costs (page faults, thread pool)
    * stay out of the stream, and the second gives sync mode a latency to
    * report. */
-  GError *error = NULL;
   float *blank = g_new0 (float, 3 * n);
-  gboolean ok = ls_engine_run_tensor (self->engine, blank, self->logits, &error);
+  gboolean ok = ls_engine_run_tensor (engine, blank, w->logits, error);
   const gint64 t0 = g_get_monotonic_time ();
-  ok = ok && ls_engine_run_tensor (self->engine, blank, self->logits, &error);
+  ok = ok && ls_engine_run_tensor (engine, blank, w->logits, error);
   *warmup_ms = (g_get_monotonic_time () - t0) / 1000.0;
   g_free (blank);
   if (!ok) {
-    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s", error->message),
-                       (NULL));
-    g_error_free (error);
-    return FALSE;   /* lseg_worker_stop () frees what this made */
+    lseg_worker_free (w);
+    return NULL;
   }
 
-  self->worker = g_thread_new ("lesionseg-worker", worker_main, self);
-  return TRUE;
+  w->thread = g_thread_new ("lesionseg-worker", worker_main, w);
+  return w;
 }
 
 void
-lseg_worker_stop (GstLesionSeg *self)
+lseg_worker_free (LsegWorker *w)
 {
-  if (self->worker) {
-    g_mutex_lock (&self->lock);
-    self->stopping = TRUE;
-    g_cond_broadcast (&self->cond);
-    g_mutex_unlock (&self->lock);
-    g_thread_join (self->worker);
-    self->worker = NULL;
+  if (w == NULL)
+    return;
+  if (w->thread) {
+    g_mutex_lock (&w->lock);
+    w->stopping = TRUE;
+    g_cond_broadcast (&w->cond);
+    g_mutex_unlock (&w->lock);
+    g_thread_join (w->thread);
   }
-  GST_DEBUG_OBJECT (self, "%" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
-                    " replaced before the network took them", self->frame_count, self->replaced);
+  GST_DEBUG_OBJECT (w->element, "%" G_GUINT64_FORMAT " frames replaced before the network took them",
+                    w->replaced);
 
-  g_clear_pointer (&self->pending, lseg_job_free);
-  g_clear_pointer (&self->spare, lseg_job_free);
-  g_clear_pointer (&self->latest, lseg_result_unref);
-  g_clear_pointer (&self->prob, g_free);
-  g_clear_pointer (&self->ema, g_free);
-  g_clear_pointer (&self->logits, g_free);
-  g_clear_pointer (&self->roi_mask, g_free);
-  self->roi_mask_size = 0;
+  lseg_job_free (w->pending);
+  lseg_job_free (w->spare);
+  lseg_result_unref (w->latest);
+  g_free (w->prob);
+  g_free (w->ema);
+  g_free (w->logits);
+  g_free (w->roi_mask);
+  g_mutex_clear (&w->lock);
+  g_cond_clear (&w->cond);
+  g_free (w);
 }
 
 /* A job for the next frame: the spare when there is one, so that the tensor
  * and truth buffers are reused. NULL once the worker has failed (it has
  * posted the error; the streaming thread only stops). */
 LsegJob *
-lseg_worker_take_job (GstLesionSeg *self)
+lseg_worker_take_job (LsegWorker *w)
 {
-  g_mutex_lock (&self->lock);
-  LsegJob *job = self->spare;
-  self->spare = NULL;
-  const gboolean failed = self->failed;
-  g_mutex_unlock (&self->lock);
+  g_mutex_lock (&w->lock);
+  LsegJob *job = w->spare;
+  w->spare = NULL;
+  const gboolean failed = w->failed;
+  g_mutex_unlock (&w->lock);
   if (failed) {
     lseg_job_free (job);
     return NULL;
   }
   if (job == NULL)
-    job = lseg_job_new (self->net_width, self->net_height);
+    job = lseg_job_new (w->net_width, w->net_height);
   return job;
 }
 
 /* Async: hands the job to the worker and returns at once. */
 void
-lseg_worker_submit (GstLesionSeg *self, LsegJob *job)
+lseg_worker_submit (LsegWorker *w, LsegJob *job)
 {
-  g_mutex_lock (&self->lock);
-  if (self->pending) {
+  g_mutex_lock (&w->lock);
+  if (w->pending) {
     /* The worker is still busy: the newer frame takes the waiting one's
      * place, nothing queues. */
-    self->replaced++;
-    if (self->spare == NULL)
-      self->spare = self->pending;
+    w->replaced++;
+    if (w->spare == NULL)
+      w->spare = w->pending;
     else
-      lseg_job_free (self->pending);
+      lseg_job_free (w->pending);
   }
-  self->pending = job;
-  g_cond_signal (&self->cond);
-  g_mutex_unlock (&self->lock);
+  w->pending = job;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
 }
 
 gboolean
-lseg_worker_busy_for (GstLesionSeg *self, gint64 us)
+lseg_worker_busy_for (LsegWorker *w, gint64 us)
 {
-  g_mutex_lock (&self->lock);
-  const gboolean busy = self->busy && self->job_us > 0 &&
-      self->busy_since + (gint64) self->job_us > g_get_monotonic_time () + us;
-  g_mutex_unlock (&self->lock);
+  g_mutex_lock (&w->lock);
+  const gboolean busy = w->busy && w->job_us > 0 &&
+      w->busy_since + (gint64) w->job_us > g_get_monotonic_time () + us;
+  g_mutex_unlock (&w->lock);
   return busy;
 }
 
 /* Sync: runs the job on the calling (streaming) thread and publishes the
  * mask before returning. *network_us is how long that took, so that the
- * caller can tell its own time apart. */
+ * caller can tell its own time apart and report it as latency. */
 gboolean
-lseg_worker_run_sync (GstLesionSeg *self, LsegJob *job, gint64 *network_us)
+lseg_worker_run_sync (LsegWorker *w, LsegJob *job, gint64 *network_us)
 {
   GError *error = NULL;
   const gint64 n0 = g_get_monotonic_time ();
-  LsegResult *r = process_job (self, job, &error);
+  LsegResult *r = process_job (w, job, &error);
   *network_us = g_get_monotonic_time () - n0;
-  g_mutex_lock (&self->lock);
+  g_mutex_lock (&w->lock);
   if (r)
-    publish (self, r);
-  self->spare = job;
-  g_mutex_unlock (&self->lock);
+    publish (w, r);
+  w->spare = job;
+  g_mutex_unlock (&w->lock);
   if (r == NULL) {
-    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s",
+    GST_ELEMENT_ERROR (w->element, LIBRARY, FAILED, ("Lesion segmentation failed: %s",
                        error->message), (NULL));
     g_error_free (error);
     return FALSE;
-  }
-  /* Sync mode delays every frame by this much: keep the reported
-   * latency above it. */
-  const GstClockTime took = *network_us * GST_USECOND;
-  if (took > self->reported_latency) {
-    self->reported_latency = took + took / 4;
-    gst_element_post_message (GST_ELEMENT (self),
-                              gst_message_new_latency (GST_OBJECT (self)));
   }
   return TRUE;
 }
 
 /* The newest finished mask, with a reference, or NULL before the first. */
 LsegResult *
-lseg_worker_latest (GstLesionSeg *self)
+lseg_worker_latest (LsegWorker *w)
 {
-  g_mutex_lock (&self->lock);
-  LsegResult *r = lseg_result_ref (self->latest);
-  g_mutex_unlock (&self->lock);
+  g_mutex_lock (&w->lock);
+  LsegResult *r = lseg_result_ref (w->latest);
+  g_mutex_unlock (&w->lock);
   return r;
 }

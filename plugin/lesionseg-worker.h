@@ -6,21 +6,35 @@
  */
 #pragma once
 
-#include "gstlesionseg.h"
+#include <gst/gst.h>
+
 #include "lesionseg-job.h"
 
 G_BEGIN_DECLS
 
-gboolean lseg_worker_start (GstLesionSeg *self, double *warmup_ms);
-void lseg_worker_stop (GstLesionSeg *self);
+/* The worker thread, its hand-over with the streaming thread and the
+ * network's private buffers; one per started element. */
+typedef struct _LsegWorker LsegWorker;
 
-LsegJob *lseg_worker_take_job (GstLesionSeg *self);
-void lseg_worker_submit (GstLesionSeg *self, LsegJob *job);
+/* Told each job's network time, on the thread that ran it (the worker, or
+ * the streaming thread in sync mode), before the job's message is posted.
+ * A callback rather than a getter, so that the element keeps the last
+ * figure after the worker is gone without reading a worker being freed. */
+typedef void (*LsegNetworkTimeFunc) (GstElement *element, double ms);
+
+/* @element is only for errors, bus messages and the debug log; @engine
+ * must outlive the worker. NULL with @error set when the warm-up failed. */
+LsegWorker *lseg_worker_new (GstElement *element, LsEngine *engine, int net_width, int net_height,
+                             LsegNetworkTimeFunc network_time, double *warmup_ms, GError **error);
+void lseg_worker_free (LsegWorker *w);
+
+LsegJob *lseg_worker_take_job (LsegWorker *w);
+void lseg_worker_submit (LsegWorker *w, LsegJob *job);
 /* Async: TRUE when the worker is expected to still be busy @us from now, so
  * that a frame prepared now would be replaced by a newer one before the
  * network took it. */
-gboolean lseg_worker_busy_for (GstLesionSeg *self, gint64 us);
-gboolean lseg_worker_run_sync (GstLesionSeg *self, LsegJob *job, gint64 *network_us);
-LsegResult *lseg_worker_latest (GstLesionSeg *self);
+gboolean lseg_worker_busy_for (LsegWorker *w, gint64 us);
+gboolean lseg_worker_run_sync (LsegWorker *w, LsegJob *job, gint64 *network_us);
+LsegResult *lseg_worker_latest (LsegWorker *w);
 
 G_END_DECLS
