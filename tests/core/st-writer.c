@@ -266,11 +266,10 @@ st_writer_to_bytes (StWriter *w)
 }
 
 void
-st_writer_write (StWriter *w, const char *path)
+st_write_bytes (const char *path, GBytes *bytes)
 {
-  g_autoptr (GBytes) bytes = st_writer_to_bytes (w);
-  /* plain stdio: test files are throw-away, g_file_set_contents() would
-   * sync them */
+  /* plain stdio: g_file_set_contents() syncs, which costs seconds over
+   * thousands of throw-away files */
   gsize n;
   const char *p = g_bytes_get_data (bytes, &n);
   /* a new file rather than a truncated one: ext4 flushes a file that was
@@ -281,6 +280,22 @@ st_writer_write (StWriter *w, const char *path)
   g_assert_cmpuint (fwrite (p, 1, n, file), ==, n);
   g_assert_cmpint (fclose (file), ==, 0);
 }
+
+void
+st_writer_write (StWriter *w, const char *path)
+{
+  g_autoptr (GBytes) bytes = st_writer_to_bytes (w);
+  st_write_bytes (path, bytes);
+}
+
+const LsConfig st_small_config = {
+  .dims = { 4, 8, 8 },
+  .layers = { 1, 1, 1 },
+  .ffn_ratio = 2,
+  .image_size = 32,
+  .input_norm = LS_INPUT_NORM_MINMAX255,
+  .iscf_scales = 3,
+};
 
 typedef struct {
   StWriter *writer;

@@ -33,6 +33,9 @@ gboolean  st_writer_remove       (StWriter *writer, const char *name);
  * the header is padded with spaces to a multiple of 8 bytes. */
 GBytes   *st_writer_to_bytes     (StWriter *writer);
 void      st_writer_write        (StWriter *writer, const char *path);
+/* Writes @bytes to @path as a new file, without syncing it (test files are
+ * throw-away, and some tests write thousands); any failure fails the test. */
+void      st_write_bytes         (const char *path, GBytes *bytes);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StWriter, st_writer_free)
 
@@ -44,6 +47,10 @@ GBytes   *st_raw_file            (const char *header, gssize header_len,
 /* @v rounded to @dtype and back, as a reader of a file written with @dtype
  * sees it. */
 float     st_round_to_dtype      (float v, LsDType dtype);
+
+/* A model config small enough to write thousands of times, with every kind
+ * of tensor: the model files of the tests and the fuzz seeds. */
+extern const LsConfig st_small_config;
 
 typedef enum {
   ST_MODEL_DEFAULT       = 0,

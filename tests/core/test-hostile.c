@@ -17,6 +17,7 @@
 #include "safetensors.h"
 #include "st-writer.h"
 #include "model-fixture.h"
+#include "engine-helper.h"
 
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -284,35 +285,12 @@ test_short_stride (void)
 
 /* ---- engines ------------------------------------------------------------ */
 
-static const LsConfig small_config = {
-  .dims = { 4, 8, 8 },
-  .layers = { 1, 1, 1 },
-  .ffn_ratio = 2,
-  .image_size = 32,
-  .input_norm = LS_INPUT_NORM_MINMAX255,
-  .iscf_scales = 3,
-};
-
-static LsEngine *
-cpu_engine (LsModel *model)
-{
-  LsEngineOptions options;
-  ls_engine_options_init (&options);
-  options.backend = LS_BACKEND_CPU;
-  options.threads = 1;
-  g_autoptr (GError) error = NULL;
-  LsEngine *engine = ls_engine_new (model, &options, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (engine);
-  return engine;
-}
-
 /* The engine passes frame errors on unchanged, and runs fine afterwards. */
 static void
 test_engine_refuses (void)
 {
-  g_autoptr (LsModel) model = ls_model_new_random (&small_config, 1);
-  g_autoptr (LsEngine) engine = cpu_engine (model);
+  g_autoptr (LsModel) model = ls_model_new_random (&st_small_config, 1);
+  g_autoptr (LsEngine) engine = test_engine_new (model, LS_BACKEND_CPU, 0, 0, 1);
   g_autoptr (GRand) rand = g_rand_new_with_seed (3);
   g_autofree guint8 *rgb = random_rgb (rand, 333, 211);
   Frame fr = frame_pack (rand, rgb, 333, 211, LS_PIXEL_BGRA, 1);
@@ -506,11 +484,11 @@ wait_runs (Runner *r)
 static void
 test_file_replaced_while_running (Fixture *f, gconstpointer data)
 {
-  st_write_model (f->path, &small_config, 21, LS_DTYPE_F16, 0);
+  st_write_model (f->path, &st_small_config, 21, LS_DTYPE_F16, 0);
   g_autoptr (GError) error = NULL;
   LsModel *model = ls_model_load (f->path, &error);
   g_assert_no_error (error);
-  LsEngine *engine = cpu_engine (model);
+  LsEngine *engine = test_engine_new (model, LS_BACKEND_CPU, 0, 0, 1);
   ls_model_unref (model);   /* the engine holds its own reference */
 
   g_autoptr (GRand) rand = g_rand_new_with_seed (5);
@@ -543,7 +521,7 @@ test_file_replaced_while_running (Fixture *f, gconstpointer data)
 
   /* another model renamed over it */
   g_autofree char *tmp = g_strconcat (f->path, ".new", NULL);
-  st_write_model (tmp, &small_config, 22, LS_DTYPE_F32, 0);
+  st_write_model (tmp, &st_small_config, 22, LS_DTYPE_F32, 0);
   g_assert_cmpint (g_rename (tmp, f->path), ==, 0);
   wait_runs (&r);
 
@@ -551,7 +529,7 @@ test_file_replaced_while_running (Fixture *f, gconstpointer data)
   {
     g_autoptr (LsModel) other = ls_model_load (f->path, &error);
     g_assert_no_error (error);
-    g_autoptr (LsEngine) other_engine = cpu_engine (other);
+    g_autoptr (LsEngine) other_engine = test_engine_new (other, LS_BACKEND_CPU, 0, 0, 1);
     g_autofree float *prob = g_new (float, n);
     g_assert_true (ls_engine_run (other_engine, &fr.image, NULL, prob, &error));
     g_assert_no_error (error);

@@ -8,6 +8,7 @@
 #include "lesionseg.h"
 #include "model-private.h"
 #include "rss.h"
+#include "engine-helper.h"
 
 #define ENGINES 50
 
@@ -20,14 +21,8 @@ static const LsConfig small_config = {
 static void
 engine_once (LsModel *model, LsBackendKind kind, int size, const LsImage *frame)
 {
+  g_autoptr (LsEngine) engine = test_engine_new (model, kind, size, size, 2);
   g_autoptr (GError) error = NULL;
-  LsEngineOptions options;
-  ls_engine_options_init (&options);
-  options.backend = kind;
-  options.width = options.height = size;
-  options.threads = 2;
-  g_autoptr (LsEngine) engine = ls_engine_new (model, &options, &error);
-  g_assert_no_error (error);
   g_autofree float *prob = g_new (float, (gsize) size * size);
   g_assert_true (ls_engine_run (engine, frame, NULL, prob, &error));
   g_assert_no_error (error);

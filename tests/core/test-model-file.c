@@ -19,33 +19,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Small enough to write thousands of times, with every kind of tensor. */
-static const LsConfig small_config = {
-  .dims = { 4, 8, 8 },
-  .layers = { 1, 1, 1 },
-  .ffn_ratio = 2,
-  .image_size = 32,
-  .input_norm = LS_INPUT_NORM_MINMAX255,
-  .iscf_scales = 3,
-};
-
-
-static void
-write_bytes (const char *path, GBytes *bytes)
-{
-  /* plain stdio: g_file_set_contents() syncs, which costs seconds over
-   * thousands of throw-away files */
-  gsize n;
-  const char *p = g_bytes_get_data (bytes, &n);
-  /* a new file rather than a truncated one: ext4 flushes a file that was
-   * truncated and rewritten when it is closed */
-  g_remove (path);
-  FILE *file = g_fopen (path, "wb");
-  g_assert_nonnull (file);
-  g_assert_cmpuint (fwrite (p, 1, n, file), ==, n);
-  g_assert_cmpint (fclose (file), ==, 0);
-}
-
 /* Asserts that @error is @code in LS_ERROR and that its message contains
  * each of the NULL-terminated strings that follow. */
 static void
@@ -65,7 +38,7 @@ static GError *
 load_bytes_error (Fixture *f, GBytes *bytes)
 {
   GError *error = NULL;
-  write_bytes (f->path, bytes);
+  st_write_bytes (f->path, bytes);
   LsModel *model = ls_model_load (f->path, &error);
   g_assert_null (model);
   g_assert_nonnull (error);
@@ -434,7 +407,7 @@ test_config_refused_in_file (Fixture *f, gconstpointer data)
     { "arch", "segformer", "unknown arch 'segformer' (expected 'iscf-effformer')" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autoptr (StWriter) w = st_writer_new_model (&small_config, 1, LS_DTYPE_F32, 0);
+    g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 1, LS_DTYPE_F32, 0);
     st_writer_set_metadata (w, cases[i].key, cases[i].value);
     g_autoptr (GBytes) bytes = st_writer_to_bytes (w);
     g_autoptr (GError) error = load_bytes_error (f, bytes);
@@ -447,14 +420,14 @@ test_config_refused_in_file (Fixture *f, gconstpointer data)
 static void
 test_load_f32 (Fixture *f, gconstpointer data)
 {
-  st_write_model (f->path, &small_config, 7, LS_DTYPE_F32, ST_MODEL_DEFAULT);
+  st_write_model (f->path, &st_small_config, 7, LS_DTYPE_F32, ST_MODEL_DEFAULT);
   g_autoptr (LsModel) model = load_ok (f->path);
-  g_autoptr (LsModel) reference = ls_model_new_random (&small_config, 7);
+  g_autoptr (LsModel) reference = ls_model_new_random (&st_small_config, 7);
 
   g_assert_cmpstr (ls_model_get_path (model), ==, f->path);
   const LsConfig *c = ls_model_get_config (model);
-  g_assert_cmpmem (c, sizeof *c, &small_config, sizeof small_config);
-  g_assert_cmpint (ls_model_get_param_count (model), ==, count_params (&small_config));
+  g_assert_cmpmem (c, sizeof *c, &st_small_config, sizeof st_small_config);
+  g_assert_cmpint (ls_model_get_param_count (model), ==, count_params (&st_small_config));
   g_assert_cmpint (ls_model_get_param_count (model), ==,
                    ls_model_get_param_count (reference));
 
@@ -476,9 +449,9 @@ test_load_f32 (Fixture *f, gconstpointer data)
 static void
 check_half_model (Fixture *f, LsDType dtype)
 {
-  st_write_model (f->path, &small_config, 11, dtype, ST_MODEL_DEFAULT);
+  st_write_model (f->path, &st_small_config, 11, dtype, ST_MODEL_DEFAULT);
   g_autoptr (LsModel) model = load_ok (f->path);
-  g_autoptr (LsModel) reference = ls_model_new_random (&small_config, 11);
+  g_autoptr (LsModel) reference = ls_model_new_random (&st_small_config, 11);
 
   GHashTableIter iter;
   gpointer value;
@@ -606,9 +579,9 @@ static void
 test_unused_ignored (Fixture *f, gconstpointer data)
 {
   /* any warning would abort the test: unused tensors must pass silently */
-  st_write_model (f->path, &small_config, 3, LS_DTYPE_BF16, ST_MODEL_WITH_UNUSED);
+  st_write_model (f->path, &st_small_config, 3, LS_DTYPE_BF16, ST_MODEL_WITH_UNUSED);
   g_autoptr (LsModel) model = load_ok (f->path);
-  g_assert_cmpint (ls_model_get_param_count (model), ==, count_params (&small_config));
+  g_assert_cmpint (ls_model_get_param_count (model), ==, count_params (&st_small_config));
   g_assert_false (g_hash_table_contains (model->weights, "context_bridge.norm1.weight"));
   g_assert_false (g_hash_table_contains (model->weights, "decoder_0.cross_attn.norm1.weight"));
 }
@@ -616,7 +589,7 @@ test_unused_ignored (Fixture *f, gconstpointer data)
 static void
 test_unknown_tensor_warns (Fixture *f, gconstpointer data)
 {
-  g_autoptr (StWriter) w = st_writer_new_model (&small_config, 3, LS_DTYPE_F32, 0);
+  g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 3, LS_DTYPE_F32, 0);
   const float v[2] = { 1, 2 };
   const gint64 shape[1] = { 2 };
   st_writer_add (w, "backbone.extra.weight", LS_DTYPE_F32, 1, shape, v);
@@ -627,13 +600,13 @@ test_unknown_tensor_warns (Fixture *f, gconstpointer data)
   g_autoptr (LsModel) model = load_ok (f->path);
   g_test_assert_expected_messages ();
   g_assert_false (g_hash_table_contains (model->weights, "backbone.extra.weight"));
-  g_assert_cmpint (ls_model_get_param_count (model), ==, count_params (&small_config));
+  g_assert_cmpint (ls_model_get_param_count (model), ==, count_params (&st_small_config));
 }
 
 static void
 test_missing_tensor (Fixture *f, gconstpointer data)
 {
-  g_autoptr (StWriter) w = st_writer_new_model (&small_config, 3, LS_DTYPE_F32, 0);
+  g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 3, LS_DTYPE_F32, 0);
   g_assert_true (st_writer_remove (w, "backbone.block2.0.mlp1.fc1.weight"));
   g_autoptr (GBytes) bytes = st_writer_to_bytes (w);
   g_autoptr (GError) error = load_bytes_error (f, bytes);
@@ -652,7 +625,7 @@ test_wrong_shape (Fixture *f, gconstpointer data)
     { "decoder_0.last_layer.bias", 0, { 0 }, "expected shape [1], found []" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autoptr (StWriter) w = st_writer_new_model (&small_config, 3, LS_DTYPE_F32, 0);
+    g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 3, LS_DTYPE_F32, 0);
     g_assert_true (st_writer_remove (w, cases[i].name));
     float zeros[256] = { 0 };
     st_writer_add (w, cases[i].name, LS_DTYPE_F32, cases[i].ndim, cases[i].shape, zeros);
@@ -670,8 +643,8 @@ test_non_finite_weight (Fixture *f, gconstpointer data)
   const char *says[] = { "element 5 is NaN", "element 5 is infinite", "element 5 is infinite" };
   const LsDType dtypes[] = { LS_DTYPE_F32, LS_DTYPE_F16, LS_DTYPE_BF16 };
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
-    g_autoptr (StWriter) w = st_writer_new_model (&small_config, 3, dtypes[i], 0);
-    g_autoptr (LsModel) reference = ls_model_new_random (&small_config, 3);
+    g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 3, dtypes[i], 0);
+    g_autoptr (LsModel) reference = ls_model_new_random (&st_small_config, 3);
     const char *name = "backbone.block3.0.attn.values.weight";
     float v[64];
     memcpy (v, ls_model_weight (reference, name), sizeof v);
@@ -690,13 +663,13 @@ test_non_finite_weight (Fixture *f, gconstpointer data)
 static void
 test_file_released (Fixture *f, gconstpointer data)
 {
-  st_write_model (f->path, &small_config, 5, LS_DTYPE_F32, 0);
+  st_write_model (f->path, &st_small_config, 5, LS_DTYPE_F32, 0);
   g_autoptr (LsModel) model = load_ok (f->path);
   const char *name = "decoder_0.layer_up.expand.weight";
-  g_autoptr (LsModel) reference = ls_model_new_random (&small_config, 5);
+  g_autoptr (LsModel) reference = ls_model_new_random (&st_small_config, 5);
   gsize n = 64 * 4 * sizeof (float);
 
-  st_write_model (f->path, &small_config, 6, LS_DTYPE_F32, 0);
+  st_write_model (f->path, &st_small_config, 6, LS_DTYPE_F32, 0);
   g_assert_cmpmem (ls_model_weight (model, name), n, ls_model_weight (reference, name), n);
   g_assert_cmpint (g_remove (f->path), ==, 0);
   g_assert_cmpmem (ls_model_weight (model, name), n, ls_model_weight (reference, name), n);
@@ -705,10 +678,10 @@ test_file_released (Fixture *f, gconstpointer data)
 static void
 test_random_model (void)
 {
-  g_autoptr (LsModel) a = ls_model_new_random (&small_config, 42);
-  g_autoptr (LsModel) b = ls_model_new_random (&small_config, 42);
-  g_autoptr (LsModel) c = ls_model_new_random (&small_config, 43);
-  g_assert_cmpint (ls_model_get_param_count (a), ==, count_params (&small_config));
+  g_autoptr (LsModel) a = ls_model_new_random (&st_small_config, 42);
+  g_autoptr (LsModel) b = ls_model_new_random (&st_small_config, 42);
+  g_autoptr (LsModel) c = ls_model_new_random (&st_small_config, 43);
+  g_assert_cmpint (ls_model_get_param_count (a), ==, count_params (&st_small_config));
 
   const char *fc = "backbone.block1.0.mlp1.fc2.weight";   /* [4, 8]: fan_in 8 */
   const char *fcb = "backbone.block1.0.mlp1.fc2.bias";
@@ -738,7 +711,7 @@ test_random_model (void)
 static void
 test_refcount (void)
 {
-  LsModel *model = ls_model_new_random (&small_config, 1);
+  LsModel *model = ls_model_new_random (&st_small_config, 1);
   g_assert_true (ls_model_ref (model) == model);
   ls_model_unref (model);
   g_assert_cmpint (ls_model_get_config (model)->dims[1], ==, 8);
@@ -850,8 +823,8 @@ count_warning (const char *domain, GLogLevelFlags level, const char *message, gp
 static void
 test_fuzz (Fixture *f, gconstpointer data)
 {
-  g_autoptr (StWriter) w = st_writer_new_model (&small_config, 9, LS_DTYPE_F16,
-                                                ST_MODEL_WITH_UNUSED);
+  g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 9, LS_DTYPE_F16,
+                                                   ST_MODEL_WITH_UNUSED);
   g_autoptr (GBytes) valid = st_writer_to_bytes (w);
   gsize size;
   const guint8 *base = g_bytes_get_data (valid, &size);
@@ -887,7 +860,7 @@ test_fuzz (Fixture *f, gconstpointer data)
     }
     g_clear_error (&error);
 
-    write_bytes (f->path, bytes);
+    st_write_bytes (f->path, bytes);
     g_autoptr (LsModel) model = ls_model_load (f->path, &error);
     g_assert_true ((model != NULL) != (error != NULL));
     if (model != NULL)

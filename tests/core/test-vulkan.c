@@ -28,6 +28,7 @@ main (void)
 #else
 
 #include "backend.h"
+#include "engine-helper.h"
 #include "lesionseg.h"
 #include "model-private.h"
 #include "network.h"
@@ -58,7 +59,6 @@ typedef struct {
   gboolean compare[64];     /* per tensor id: compare after the run */
   gboolean ignore[64];      /* per tensor id: may differ (in-place scratch) */
   double tol[64];
-  int dispatches, barriers;  /* of the Vulkan run, set by op_test_run */
 } OpTest;
 
 static OpTest *
@@ -101,6 +101,28 @@ op_weights (OpTest *t, gsize count, double lo, double hi)
   return w;
 }
 
+/* Adds the node under test: @op reading the @nsrc tensors of @src into
+ * @dst. The caller sets the op's own fields. */
+static LsNode *
+op_node (OpTest *t, LsOpKind op, const char *name, int nsrc, const int *src, int dst)
+{
+  LsNode *node = ls_graph_add (t->graph, op, name);
+  g_assert_cmpint (nsrc, <=, (int) G_N_ELEMENTS (node->src));
+  for (int i = 0; i < nsrc; i++)
+    node->src[i] = src[i];
+  node->nsrc = nsrc;
+  node->dst = dst;
+  return node;
+}
+
+/* A LayerNorm's scale around 1 and shift around 0, over @c channels. */
+static void
+op_norm_weights (OpTest *t, LsNode *node, int c)
+{
+  node->w = op_weights (t, c, 0.5, 1.5);
+  node->b = op_weights (t, c, -0.5, 0.5);
+}
+
 static void
 expect (OpTest *t, int tensor, double tol)
 {
@@ -131,10 +153,18 @@ nmse (const float *a, const float *ref, gsize n)
   return den > 0 ? num / den : num;
 }
 
-/* Runs the single node on both backends and checks every expected tensor,
- * and that nothing else in the Vulkan arena changed. */
-static void
-op_test_run (OpTest *t, double src_offset)
+/* What the Vulkan backend recorded for a graph. */
+typedef struct {
+  int dispatches, barriers;
+} VkCounts;
+
+/* Runs the graph on both backends from the same random tensors (each
+ * value @src_offset + [-2, 2)), checks every expected tensor (finite, NMSE
+ * within its tolerance), that inputs and everything outside the tensors
+ * (the guard bands) are as they were in the Vulkan arena, then frees @t.
+ * The one sequence every single-node test ends with. */
+static VkCounts
+op_test_check (OpTest *t, double src_offset)
 {
   LsGraph *g = t->graph;
   const gsize total = t->used + GUARD;
@@ -157,7 +187,8 @@ op_test_run (OpTest *t, double src_offset)
   LsBackend *cpu = ls_cpu_backend_new (g, 1, &error);
   g_assert_no_error (error);
   LsBackend *vk = vulkan_backend (g);
-  ls_vulkan_backend_get_counts (vk, &t->dispatches, &t->barriers);
+  VkCounts counts;
+  ls_vulkan_backend_get_counts (vk, &counts.dispatches, &counts.barriers);
   if (expect_fp16)
     g_assert_cmpint (ls_vulkan_backend_get_fp16_gemms (vk), >, 0);
   g_assert_true (cpu->klass->run (cpu, init, cpu_out, &error));
@@ -198,6 +229,8 @@ op_test_run (OpTest *t, double src_offset)
 
   cpu->klass->free (cpu);
   vk->klass->free (vk);
+  op_test_free (t);
+  return counts;
 }
 
 /* ---- per-op tests -------------------------------------------------------- */
@@ -213,10 +246,7 @@ run_linear (const LinearCase *lc)
   OpTest *t = op_test_new ();
   int x = op_tensor (t, lc->n, lc->in);
   int y = op_tensor (t, lc->n, lc->out);
-  LsNode *node = ls_graph_add (t->graph, LS_OP_LINEAR, "linear");
-  node->src[0] = x;
-  node->nsrc = 1;
-  node->dst = y;
+  LsNode *node = op_node (t, LS_OP_LINEAR, "linear", 1, &x, y);
   node->w = op_weights (t, (gsize) lc->out * lc->ldw, -0.5, 0.5);
   node->b = lc->bias ? op_weights (t, lc->out, -1, 1) : NULL;
   node->in = lc->in;
@@ -224,8 +254,7 @@ run_linear (const LinearCase *lc)
   node->ldw = lc->ldw;
   node->accumulate = lc->accumulate;
   expect (t, y, gemm_tol);
-  op_test_run (t, 0);
-  op_test_free (t);
+  op_test_check (t, 0);
 }
 
 static const LinearCase linear_cases[] = {
@@ -243,28 +272,42 @@ test_linear (void)
     run_linear (&linear_cases[i]);
 }
 
-/* Every tile size and the split-K path on the same shapes (the first,
- * scalar-read tiled kernel). */
+/* Runs @cases under LS_VULKAN_GEMM=@kernel on each of its tiles 0 to
+ * @n_tiles - 1 (LS_VULKAN_GEMM_TILE), each with split-K 1 and 3 and with
+ * scalar and vec4 loads; unsets those variables afterwards. */
 static void
-test_linear_tiles (void)
+sweep_gemm (const char *kernel, int n_tiles, const LinearCase *cases, guint n_cases)
 {
-  g_setenv ("LS_VULKAN_GEMM", "tiled", TRUE);
-  static const char *tiles[] = { "0", "1", "2" };
   static const char *splits[] = { "1", "3" };
   static const char *vec4[] = { "0", "1" };
-  for (guint a = 0; a < G_N_ELEMENTS (tiles); a++)
+  g_setenv ("LS_VULKAN_GEMM", kernel, TRUE);
+  for (int tile = 0; tile < n_tiles; tile++)
     for (guint b = 0; b < G_N_ELEMENTS (splits); b++)
       for (guint v = 0; v < G_N_ELEMENTS (vec4); v++) {
-        g_setenv ("LS_VULKAN_GEMM_TILE", tiles[a], TRUE);
+        g_autofree char *tile_name = g_strdup_printf ("%d", tile);
+        g_setenv ("LS_VULKAN_GEMM_TILE", tile_name, TRUE);
         g_setenv ("LS_VULKAN_SPLIT_K", splits[b], TRUE);
         g_setenv ("LS_VULKAN_VEC4", vec4[v], TRUE);
-        run_linear (&linear_cases[0]);
-        run_linear (&linear_cases[3]);
+        for (guint c = 0; c < n_cases; c++)
+          run_linear (&cases[c]);
       }
   g_unsetenv ("LS_VULKAN_GEMM_TILE");
   g_unsetenv ("LS_VULKAN_SPLIT_K");
   g_unsetenv ("LS_VULKAN_VEC4");
   g_unsetenv ("LS_VULKAN_GEMM");
+}
+
+/* Every tile size and the split-K path of the first, scalar-read tiled
+ * kernel, on two shapes of linear_cases (odd, and several tiles). */
+static const LinearCase tiled_cases[] = {
+  { 37, 29, 23, 31, TRUE, FALSE },
+  { 130, 132, 68, 264, TRUE, FALSE },
+};
+
+static void
+test_linear_tiles (void)
+{
+  sweep_gemm ("tiled", 3, tiled_cases, G_N_ELEMENTS (tiled_cases));
 }
 
 /* The register-blocked kernel (gemm_reg.glsl): every tile of its list
@@ -281,23 +324,7 @@ static const LinearCase reg_cases[] = {
 static void
 test_linear_reg (void)
 {
-  static const char *tiles[] = { "0", "1", "2", "3", "4", "5" };
-  static const char *splits[] = { "1", "3" };
-  static const char *vec4[] = { "0", "1" };
-  g_setenv ("LS_VULKAN_GEMM", "reg", TRUE);
-  for (guint a = 0; a < G_N_ELEMENTS (tiles); a++)
-    for (guint b = 0; b < G_N_ELEMENTS (splits); b++)
-      for (guint v = 0; v < G_N_ELEMENTS (vec4); v++) {
-        g_setenv ("LS_VULKAN_GEMM_TILE", tiles[a], TRUE);
-        g_setenv ("LS_VULKAN_SPLIT_K", splits[b], TRUE);
-        g_setenv ("LS_VULKAN_VEC4", vec4[v], TRUE);
-        for (guint c = 0; c < G_N_ELEMENTS (reg_cases); c++)
-          run_linear (&reg_cases[c]);
-      }
-  g_unsetenv ("LS_VULKAN_GEMM_TILE");
-  g_unsetenv ("LS_VULKAN_SPLIT_K");
-  g_unsetenv ("LS_VULKAN_VEC4");
-  g_unsetenv ("LS_VULKAN_GEMM");
+  sweep_gemm ("reg", 6, reg_cases, G_N_ELEMENTS (reg_cases));
 }
 
 /* The cooperative-matrix kernel (fp16 inputs): where the device and the
@@ -330,31 +357,13 @@ static void run_conv_patch (int h, int w, int cin, int cout, int k, int stride, 
 static void
 test_linear_fp16 (void)
 {
-  static const char *kernels[] = { "tiled", "reg" };
-  static const char *tiles[] = { "0", "1", "2", "3", "4", "5" };
-  static const char *splits[] = { "1", "3" };
-  static const char *vec4[] = { "0", "1" };
   g_setenv ("LS_VULKAN_FP16", "1", TRUE);
   gemm_tol = TOL_FP16;
   expect_fp16 = TRUE;
   for (guint i = 0; i < G_N_ELEMENTS (linear_cases); i++)
     run_linear (&linear_cases[i]);
-  for (guint kn = 0; kn < G_N_ELEMENTS (kernels); kn++) {
-    g_setenv ("LS_VULKAN_GEMM", kernels[kn], TRUE);
-    for (guint a = 0; a < G_N_ELEMENTS (tiles); a++)
-      for (guint b = 0; b < G_N_ELEMENTS (splits); b++)
-        for (guint v = 0; v < G_N_ELEMENTS (vec4); v++) {
-          g_setenv ("LS_VULKAN_GEMM_TILE", tiles[a], TRUE);
-          g_setenv ("LS_VULKAN_SPLIT_K", splits[b], TRUE);
-          g_setenv ("LS_VULKAN_VEC4", vec4[v], TRUE);
-          for (guint c = 0; c < G_N_ELEMENTS (reg_cases); c++)
-            run_linear (&reg_cases[c]);
-        }
-  }
-  g_unsetenv ("LS_VULKAN_GEMM_TILE");
-  g_unsetenv ("LS_VULKAN_SPLIT_K");
-  g_unsetenv ("LS_VULKAN_VEC4");
-  g_unsetenv ("LS_VULKAN_GEMM");
+  sweep_gemm ("tiled", 6, reg_cases, G_N_ELEMENTS (reg_cases));
+  sweep_gemm ("reg", 6, reg_cases, G_N_ELEMENTS (reg_cases));
   run_conv_patch (20, 12, 3, 16, 7, 4, 3, TRUE);
   run_conv_patch (10, 6, 5, 7, 3, 2, 1, FALSE);
   gemm_tol = TOL_GEMM;
@@ -397,10 +406,7 @@ run_conv_patch (int h, int w, int cin, int cout, int k, int stride, int pad, gbo
   int x = planar ? op_tensor (t, cin, h * w) : op_tensor (t, h * w, cin);
   int col = op_tensor (t, ho * wo, cin * k * k);
   int y = op_tensor (t, ho * wo, cout);
-  LsNode *node = ls_graph_add (t->graph, LS_OP_CONV_PATCH, "conv");
-  node->src[0] = x;
-  node->nsrc = 1;
-  node->dst = y;
+  LsNode *node = op_node (t, LS_OP_CONV_PATCH, "conv", 1, &x, y);
   node->scratch = col;
   node->w = op_weights (t, (gsize) cout * cin * k * k, -0.3, 0.3);
   node->b = op_weights (t, cout, -1, 1);
@@ -414,8 +420,7 @@ run_conv_patch (int h, int w, int cin, int cout, int k, int stride, int pad, gbo
   node->planar_src = planar;
   expect (t, col, TOL_ELEMENTWISE);
   expect (t, y, gemm_tol);
-  op_test_run (t, 0);
-  op_test_free (t);
+  op_test_check (t, 0);
 }
 
 static void
@@ -432,15 +437,10 @@ run_rows (LsOpKind op, int n, int c, gboolean in_place, double offset)
   OpTest *t = op_test_new ();
   int x = op_tensor (t, n, c);
   int y = in_place ? x : op_tensor (t, n, c);
-  LsNode *node = ls_graph_add (t->graph, op, "rows");
-  node->src[0] = x;
-  node->nsrc = 1;
-  node->dst = y;
-  node->w = op_weights (t, c, 0.5, 1.5);
-  node->b = op_weights (t, c, -0.5, 0.5);
+  LsNode *node = op_node (t, op, "rows", 1, &x, y);
+  op_norm_weights (t, node, c);
   expect (t, y, TOL_ELEMENTWISE);
-  op_test_run (t, offset);
-  op_test_free (t);
+  op_test_check (t, offset);
 }
 
 static void
@@ -465,17 +465,13 @@ test_dwconv (void)
   int h = 5, w = 7, c = 19;
   int x = op_tensor (t, h * w, c);
   int y = op_tensor (t, h * w, c);
-  LsNode *node = ls_graph_add (t->graph, LS_OP_DWCONV3X3_SKIP, "dw");
-  node->src[0] = x;
-  node->nsrc = 1;
-  node->dst = y;
+  LsNode *node = op_node (t, LS_OP_DWCONV3X3_SKIP, "dw", 1, &x, y);
   node->w = op_weights (t, (gsize) c * 9, -0.5, 0.5);
   node->b = op_weights (t, c, -0.5, 0.5);
   node->height = h;
   node->width = w;
   expect (t, y, TOL_ELEMENTWISE);
-  op_test_run (t, 0);
-  op_test_free (t);
+  op_test_check (t, 0);
 }
 
 static void
@@ -485,15 +481,10 @@ run_attn_context (int n, int c, int cv)
   int k = op_tensor (t, n, c);
   int v = op_tensor (t, n, cv);
   int g = op_tensor (t, c, cv);
-  LsNode *node = ls_graph_add (t->graph, LS_OP_ATTN_CONTEXT, "context");
-  node->src[0] = k;
-  node->src[1] = v;
-  node->nsrc = 2;
-  node->dst = g;
+  op_node (t, LS_OP_ATTN_CONTEXT, "context", 2, (const int[]) { k, v }, g);
   t->ignore[k] = TRUE;      /* the CPU softmaxes K in place, the GPU on load */
   expect (t, g, TOL_GEMM);
-  op_test_run (t, 0);
-  op_test_free (t);
+  op_test_check (t, 0);
 }
 
 static void
@@ -512,16 +503,11 @@ run_attn_apply (int n, int c, int cg, gboolean accumulate)
   int q = op_tensor (t, n, c);
   int g = op_tensor (t, c, cg);
   int y = op_tensor (t, n, cg);
-  LsNode *node = ls_graph_add (t->graph, LS_OP_ATTN_APPLY, "apply");
-  node->src[0] = q;
-  node->src[1] = g;
-  node->nsrc = 2;
-  node->dst = y;
+  LsNode *node = op_node (t, LS_OP_ATTN_APPLY, "apply", 2, (const int[]) { q, g }, y);
   node->accumulate = accumulate;
   expect (t, q, TOL_ELEMENTWISE);    /* softmaxed in place by both */
   expect (t, y, TOL_GEMM);
-  op_test_run (t, 0);
-  op_test_free (t);
+  op_test_check (t, 0);
 }
 
 static void
@@ -541,11 +527,7 @@ run_iscf (int d, int s)
   for (int i = 0; i < s; i++)
     ctx[i] = op_tensor (t, d, d);
   int y = op_tensor (t, d, d);
-  LsNode *node = ls_graph_add (t->graph, LS_OP_ISCF_FUSE, "iscf");
-  for (int i = 0; i < s; i++)
-    node->src[i] = ctx[i];
-  node->nsrc = s;
-  node->dst = y;
+  LsNode *node = op_node (t, LS_OP_ISCF_FUSE, "iscf", s, ctx, y);
   node->w = op_weights (t, (gsize) s * s, -1, 1);
   node->b = op_weights (t, s, -1, 1);
   node->w2 = op_weights (t, (gsize) s * s, -1, 1);
@@ -553,8 +535,7 @@ run_iscf (int d, int s)
   node->w3 = op_weights (t, s, -1, 1);
   node->fparam = 0.25f;
   expect (t, y, TOL_ELEMENTWISE);
-  op_test_run (t, 0.3);
-  op_test_free (t);
+  op_test_check (t, 0.3);
 }
 
 static void
@@ -571,19 +552,14 @@ run_pixel_shuffle (int h, int w, int c, int p)
   OpTest *t = op_test_new ();
   int x = op_tensor (t, h * w, p * p * c);
   int y = op_tensor (t, h * p * w * p, c);
-  LsNode *node = ls_graph_add (t->graph, LS_OP_PIXEL_SHUFFLE_LN, "shuffle");
-  node->src[0] = x;
-  node->nsrc = 1;
-  node->dst = y;
-  node->w = op_weights (t, c, 0.5, 1.5);
-  node->b = op_weights (t, c, -0.5, 0.5);
+  LsNode *node = op_node (t, LS_OP_PIXEL_SHUFFLE_LN, "shuffle", 1, &x, y);
+  op_norm_weights (t, node, c);
   node->height = h;
   node->width = w;
   node->p = p;
   node->out = c;
   expect (t, y, TOL_ELEMENTWISE);
-  op_test_run (t, 0);
-  op_test_free (t);
+  op_test_check (t, 0);
 }
 
 static void
@@ -599,16 +575,12 @@ test_project_one (void)
   OpTest *t = op_test_new ();
   int x = op_tensor (t, 70, 33);
   int y = op_tensor (t, 70, 1);
-  LsNode *node = ls_graph_add (t->graph, LS_OP_PROJECT_ONE, "project");
-  node->src[0] = x;
-  node->nsrc = 1;
-  node->dst = y;
+  LsNode *node = op_node (t, LS_OP_PROJECT_ONE, "project", 1, &x, y);
   node->w = op_weights (t, 33, -1, 1);
   node->fparam = -0.5f;
   node->in = 33;
   expect (t, y, TOL_ELEMENTWISE);
-  op_test_run (t, 0);
-  op_test_free (t);
+  op_test_check (t, 0);
 }
 
 /* ---- whole networks ---------------------------------------------------- */
@@ -621,21 +593,6 @@ static const LsConfig full_config = {
   .dims = { 128, 320, 512 }, .layers = { 2, 2, 2 }, .ffn_ratio = 4, .image_size = 224,
   .input_norm = LS_INPUT_NORM_MINMAX255, .iscf_scales = 3,
 };
-
-static LsEngine *
-engine_new (LsModel *model, LsBackendKind kind, int size)
-{
-  g_autoptr (GError) error = NULL;
-  LsEngineOptions options;
-  ls_engine_options_init (&options);
-  options.backend = kind;
-  options.width = options.height = size;
-  options.threads = 2;
-  LsEngine *engine = ls_engine_new (model, &options, &error);
-  if (!engine)
-    g_error ("engine (%s): %s", kind == LS_BACKEND_VULKAN ? "vulkan" : "cpu", error->message);
-  return engine;
-}
 
 static void
 random_input (float *x, gsize n, guint32 seed)
@@ -673,31 +630,48 @@ compare_engines (LsEngine *cpu, LsEngine *vk, guint32 seed, double max_abs, doub
   g_assert_cmpfloat ((double) same / n, >=, agree);
 }
 
+/* An engine on each backend for @model at @size x @size, compared on @runs
+ * inputs (seeds @seed, @seed + 1, ...) by compare_engines(). The same two
+ * engines serve every run: the Vulkan one replays its recorded command
+ * buffer. */
 static void
-test_tiny_file (void)
+compare_backends (LsModel *model, int size, guint32 seed, guint runs, double max_abs,
+                  double agree)
+{
+  g_autoptr (LsEngine) cpu = test_engine_new (model, LS_BACKEND_CPU, size, size, 2);
+  g_autoptr (LsEngine) vk = test_engine_new (model, LS_BACKEND_VULKAN, size, size, 2);
+  /* really on Vulkan, not compared with itself */
+  g_assert_true (g_str_has_prefix (ls_engine_get_backend_name (vk), "vulkan:"));
+  for (guint i = 0; i < runs; i++)
+    compare_engines (cpu, vk, seed + i, max_abs, agree);
+}
+
+/* The committed tiny model, with trained weights. */
+static LsModel *
+load_tiny_file (void)
 {
   g_autofree char *path = g_build_filename (g_getenv ("LS_TEST_DATA"), "tiny",
                                             "model.safetensors", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LsModel) model = ls_model_load (path, &error);
+  LsModel *model = ls_model_load (path, &error);
   g_assert_no_error (error);
-  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
-  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
-  g_assert_true (g_str_has_prefix (ls_engine_get_backend_name (vk), "vulkan:"));
-  compare_engines (cpu, vk, 1, 1e-3, 0.999);
+  return model;
+}
+
+static void
+test_tiny_file (void)
+{
+  g_autoptr (LsModel) model = load_tiny_file ();
+  compare_backends (model, 64, 1, 1, 1e-3, 0.999);
 }
 
 static void
 test_tiny_random (void)
 {
   g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 3);
-  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
-  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
-  compare_engines (cpu, vk, 2, 1e-3, 0.999);
-  /* a non-square input too */
-  g_autoptr (LsEngine) cpu2 = engine_new (model, LS_BACKEND_CPU, 96);
-  g_autoptr (LsEngine) vk2 = engine_new (model, LS_BACKEND_VULKAN, 96);
-  compare_engines (cpu2, vk2, 3, 1e-3, 0.999);
+  compare_backends (model, 64, 2, 1, 1e-3, 0.999);
+  /* another input size too */
+  compare_backends (model, 96, 3, 1, 1e-3, 0.999);
 }
 
 /* The published configuration with seeded random weights, at 64x64 input:
@@ -706,9 +680,7 @@ static void
 test_full_random (void)
 {
   g_autoptr (LsModel) model = ls_model_new_random (&full_config, 1);
-  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
-  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
-  compare_engines (cpu, vk, 4, 1e-2, 0.995);
+  compare_backends (model, 64, 4, 1, 1e-2, 0.995);
 }
 
 /* fp16 weights end to end (LS_VULKAN_FP16=1): the full config at 64x64
@@ -734,19 +706,11 @@ static void
 test_tiny_fp16 (void)
 {
   g_setenv ("LS_VULKAN_FP16", "1", TRUE);
-  g_autofree char *path = g_build_filename (g_getenv ("LS_TEST_DATA"), "tiny",
-                                            "model.safetensors", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (LsModel) trained = ls_model_load (path, &error);
-  g_assert_no_error (error);
+  g_autoptr (LsModel) trained = load_tiny_file ();
   assert_fp16_planned (trained);
-  g_autoptr (LsEngine) cpu = engine_new (trained, LS_BACKEND_CPU, 64);
-  g_autoptr (LsEngine) vk = engine_new (trained, LS_BACKEND_VULKAN, 64);
-  compare_engines (cpu, vk, 1, 1e-2, 0.995);
+  compare_backends (trained, 64, 1, 1, 1e-2, 0.995);
   g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 3);
-  g_autoptr (LsEngine) cpu2 = engine_new (model, LS_BACKEND_CPU, 96);
-  g_autoptr (LsEngine) vk2 = engine_new (model, LS_BACKEND_VULKAN, 96);
-  compare_engines (cpu2, vk2, 3, 1e-2, 0.995);
+  compare_backends (model, 96, 3, 1, 1e-2, 0.995);
   g_unsetenv ("LS_VULKAN_FP16");
 }
 
@@ -756,9 +720,7 @@ test_full_fp16 (void)
   g_setenv ("LS_VULKAN_FP16", "1", TRUE);
   g_autoptr (LsModel) model = ls_model_new_random (&full_config, 1);
   assert_fp16_planned (model);
-  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
-  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
-  compare_engines (cpu, vk, 4, 1e-2, 0.995);
+  compare_backends (model, 64, 4, 1, 1e-2, 0.995);
   g_unsetenv ("LS_VULKAN_FP16");
 }
 
@@ -768,10 +730,7 @@ static void
 test_replay (void)
 {
   g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 5);
-  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
-  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
-  for (guint32 i = 0; i < 20; i++)
-    compare_engines (cpu, vk, 100 + i, 1e-3, 0.999);
+  compare_backends (model, 64, 100, 20, 1e-3, 0.999);
 }
 
 /* The discrete-GPU path (device-local buffers, staging copies recorded
@@ -781,11 +740,8 @@ test_staging (void)
 {
   g_setenv ("LS_VULKAN_STAGING", "1", TRUE);
   g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 8);
-  g_autoptr (LsEngine) cpu = engine_new (model, LS_BACKEND_CPU, 64);
-  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  compare_backends (model, 64, 200, 3, 1e-3, 0.999);
   g_unsetenv ("LS_VULKAN_STAGING");
-  for (guint32 i = 0; i < 3; i++)
-    compare_engines (cpu, vk, 200 + i, 1e-3, 0.999);
 }
 
 static void
@@ -800,7 +756,7 @@ static void
 test_profile (void)
 {
   g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
-  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
+  g_autoptr (LsEngine) vk = test_engine_new (model, LS_BACKEND_VULKAN, 64, 64, 2);
   g_autofree float *input = g_new0 (float, 3 * 64 * 64);
   g_autofree float *logits = g_new (float, 64 * 64);
   g_autoptr (GError) error = NULL;
@@ -875,10 +831,7 @@ test_barriers_qkv (void)
   int x = op_tensor (t, 37, 600);
   for (int i = 0; i < 3; i++) {
     int y = op_tensor (t, 37, 23);
-    LsNode *node = ls_graph_add (t->graph, LS_OP_LINEAR, "qkv");
-    node->src[0] = x;
-    node->nsrc = 1;
-    node->dst = y;
+    LsNode *node = op_node (t, LS_OP_LINEAR, "qkv", 1, &x, y);
     node->w = op_weights (t, (gsize) 23 * 600, -0.5, 0.5);
     node->b = op_weights (t, 23, -1, 1);
     node->in = 600;
@@ -886,11 +839,11 @@ test_barriers_qkv (void)
     node->ldw = 600;
     expect (t, y, TOL_GEMM);
   }
-  op_test_run (t, 0);
-  g_test_message ("Q, K, V split-K: %d dispatches, %d barriers", t->dispatches, t->barriers);
-  g_assert_cmpint (t->dispatches, ==, 6);
-  g_assert_cmpint (t->barriers, ==, 1);
-  op_test_free (t);
+  VkCounts counts = op_test_check (t, 0);
+  g_test_message ("Q, K, V split-K: %d dispatches, %d barriers", counts.dispatches,
+                  counts.barriers);
+  g_assert_cmpint (counts.dispatches, ==, 6);
+  g_assert_cmpint (counts.barriers, ==, 1);
   g_unsetenv ("LS_VULKAN_SPLIT_K");
 }
 
@@ -899,8 +852,8 @@ static void
 test_selection (void)
 {
   g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 7);
-  g_autoptr (LsEngine) vk = engine_new (model, LS_BACKEND_VULKAN, 64);
-  g_autoptr (LsEngine) automatic = engine_new (model, LS_BACKEND_AUTO, 64);
+  g_autoptr (LsEngine) vk = test_engine_new (model, LS_BACKEND_VULKAN, 64, 64, 2);
+  g_autoptr (LsEngine) automatic = test_engine_new (model, LS_BACKEND_AUTO, 64, 64, 2);
   const char *name = ls_engine_get_backend_name (automatic);
   g_test_message ("vulkan: %s; auto: %s", ls_engine_get_backend_name (vk), name);
   gboolean cpu_device = strstr (ls_engine_get_backend_name (vk), "llvmpipe") != NULL;

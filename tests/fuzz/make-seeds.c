@@ -1,9 +1,9 @@
 /* Writes the hand-made seed corpora:
  *   make-seeds MODEL_DIR FRAME_DIR
- * MODEL_DIR gets small valid model files in each dtype (a config far smaller
- * than the bundled models, so mutations reach the header often) and one-
- * tensor safetensors files; FRAME_DIR gets inputs for fuzz-frame that
- * decode to typical frames and masks (layout: see fuzz-frame.c).
+ * MODEL_DIR gets small valid model files in each dtype (st_small_config,
+ * far smaller than the bundled models, so mutations reach the header often)
+ * and one-tensor safetensors files; FRAME_DIR gets inputs for fuzz-frame
+ * that decode to typical frames and masks (layout: see fuzz-frame.c).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -12,24 +12,11 @@
 #include <math.h>
 #include <string.h>
 
-static const LsConfig seed_config = {
-  .dims = { 4, 8, 8 },
-  .layers = { 1, 1, 1 },
-  .ffn_ratio = 2,
-  .image_size = 32,
-  .input_norm = LS_INPUT_NORM_MINMAX255,
-  .iscf_scales = 3,
-};
-
 static void
 write_file (const char *dir, const char *name, GBytes *bytes)
 {
   g_autofree char *path = g_build_filename (dir, name, NULL);
-  gsize n;
-  const char *p = g_bytes_get_data (bytes, &n);
-  g_autoptr (GError) error = NULL;
-  if (!g_file_set_contents (path, p, (gssize) n, &error))
-    g_error ("%s", error->message);
+  st_write_bytes (path, bytes);
 }
 
 static void
@@ -38,13 +25,13 @@ model_seeds (const char *dir)
   const LsDType dtypes[] = { LS_DTYPE_F32, LS_DTYPE_F16, LS_DTYPE_BF16 };
   for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++) {
     g_autofree char *name = g_strdup_printf ("small-%s.safetensors", ls_dtype_name (dtypes[i]));
-    g_autoptr (StWriter) w = st_writer_new_model (&seed_config, 1 + i, dtypes[i], 0);
+    g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 1 + i, dtypes[i], 0);
     g_autoptr (GBytes) b = st_writer_to_bytes (w);
     write_file (dir, name, b);
   }
   {
-    g_autoptr (StWriter) w = st_writer_new_model (&seed_config, 7, LS_DTYPE_F16,
-                                                  ST_MODEL_WITH_UNUSED);
+    g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 7, LS_DTYPE_F16,
+                                                     ST_MODEL_WITH_UNUSED);
     g_autoptr (GBytes) b = st_writer_to_bytes (w);
     write_file (dir, "small-unused-F16.safetensors", b);
   }
@@ -65,7 +52,7 @@ model_seeds (const char *dir)
   }
   {
     g_autoptr (StWriter) w = st_writer_new ();
-    st_writer_set_config (w, &seed_config);
+    st_writer_set_config (w, &st_small_config);
     g_autoptr (GBytes) b = st_writer_to_bytes (w);
     write_file (dir, "metadata-only.safetensors", b);
   }
