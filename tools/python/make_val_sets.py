@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""Write train.py's validation split as data sets `lesionseg eval` reads.
+
+    make_val_sets.py --data .train-data/real [--val-fraction 0.1] [--seed 0] \
+        [--zoom 0.5] -o OUT
+
+OUT/val/ holds the images train.py holds out of --data (same fraction and seed,
+so the same names) in the ISIC layout; OUT/val-zoom/ the same images zoomed out
+by --zoom: padded by reflection to 1/zoom of their size and shrunk back, so that
+each lesion covers zoom^2 of its area. The zoomed set asks whether a model
+still finds lesions as small as those the test set is full of (test median
+area 0.06, training 0.28), without looking at the test set: folders named
+'isic-test' are refused.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lesionseg_train.data import list_pairs, split_val  # noqa: E402
+
+
+def zoom_out(img, mask, zoom):
+    """Reflection-pad to 1/zoom of the size, then shrink back: the content (and
+    the lesion) covers zoom^2 of the area. The mask follows the same geometry."""
+    h, w = mask.shape
+    ph, pw = round(h * (1 / zoom - 1) / 2), round(w * (1 / zoom - 1) / 2)
+    img = np.pad(img, ((ph, ph), (pw, pw), (0, 0)), mode="reflect")
+    mask = np.pad(mask, ((ph, ph), (pw, pw)), mode="reflect")
+    return (Image.fromarray(img).resize((w, h), Image.BILINEAR),
+            Image.fromarray(mask).resize((w, h), Image.NEAREST))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="the training folder train.py got")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--zoom", type=float, default=0.5, help="(0, 1): linear scale of the content")
+    p.add_argument("-o", "--out", required=True)
+    a = p.parse_args()
+    if "isic-test" in os.path.abspath(a.data):
+        sys.exit("make_val_sets.py: %s is the test folder; validation comes from training data"
+                 % a.data)
+    if not 0 < a.zoom < 1:
+        sys.exit("make_val_sets.py: --zoom must be in (0, 1), got %g" % a.zoom)
+    pairs = list_pairs(a.data)
+    if not pairs:
+        sys.exit("make_val_sets.py: no image/mask pairs under %s" % a.data)
+    # names as train.py's load_folders makes them, so that the split is its split
+    tag = os.path.basename(os.path.normpath(a.data))
+    _, va = split_val([tag + "/" + stem for stem, _, _ in pairs], a.val_fraction, a.seed)
+    for sub in ("val", "val-zoom"):
+        for kind in ("images", "masks"):
+            os.makedirs(os.path.join(a.out, sub, kind), exist_ok=True)
+    areas = []
+    for i in va:
+        stem, img_path, mask_path = pairs[i]
+        img = np.asarray(Image.open(img_path).convert("RGB"))
+        mask = np.asarray(Image.open(mask_path).convert("L"))
+        areas.append(float((mask > 127).mean()))
+        zimg, zmask = zoom_out(img, mask, a.zoom)
+        for sub, im, m in (("val", Image.fromarray(img), Image.fromarray(mask)),
+                           ("val-zoom", zimg, zmask)):
+            im.save(os.path.join(a.out, sub, "images", stem + ".jpg"), quality=95)
+            m.save(os.path.join(a.out, sub, "masks", stem + "_segmentation.png"))
+    print("%d validation images to %s/val and %s/val-zoom; median lesion area %.3f, "
+          "zoomed %.3f" % (len(va), a.out, a.out, float(np.median(areas)),
+                           float(np.median(areas)) * a.zoom ** 2))
+
+
+if __name__ == "__main__":
+    main()
