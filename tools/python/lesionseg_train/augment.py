@@ -26,9 +26,28 @@ def describe(args):
     """One-line description for the export metadata ('none' when off)."""
     if not Augment(args, 0).enabled():
         return "none"
-    return "flip %d rot90 %d rot %g zoom %g-%g aspect %g shift %g color %g pad %s" % (
+    fade = " fade %g p %g" % (args.fade, args.fade_prob) if args.fade > 0 else ""
+    return "flip %d rot90 %d rot %g zoom %g-%g aspect %g shift %g color %g%s pad %s" % (
         args.flip, args.rot90, args.rot, args.zoom_min, args.zoom_max, args.aspect,
-        args.shift, args.color, args.pad)
+        args.shift, args.color, fade, args.pad)
+
+
+def fade_lesions(x, y, amount):
+    """Low-contrast lesions: moves each image's lesion (mask @y, [B,1,H,W] in
+    {0,1}) towards its mean skin colour by @amount ([B], 0 = unchanged, 1 = skin),
+    with a soft edge (the mask blurred over ~4% of the side) so that no outline is
+    drawn. @x: [B,3,H,W] floats in [0,255]. The mask stays as it is: the lesion is
+    still there, only fainter. A model trained on 28%-area, high-contrast lesions
+    over-segments faint ones (validation Dice 0.925 -> 0.874 at half contrast)."""
+    k = max(3, int(0.04 * max(y.shape[-2:])) | 1)
+    soft = F.avg_pool2d(y, k, stride=1, padding=k // 2, count_include_pad=False)
+    soft = F.avg_pool2d(soft, k, stride=1, padding=k // 2, count_include_pad=False)
+    outside = 1.0 - y
+    n_out = outside.sum((2, 3))
+    skin = torch.where(n_out > 0, (x * outside).sum((2, 3)) / n_out.clamp_min(1.0),
+                       x.mean((2, 3)))
+    f = amount.to(x.device).view(-1, 1, 1, 1)
+    return x + f * soft * (skin[:, :, None, None] - x)
 
 
 class Augment:
@@ -46,7 +65,7 @@ class Augment:
     def enabled(self):
         a = self.a
         return (a.flip or a.rot90 or a.rot > 0 or a.zoom_min != 1 or a.zoom_max != 1
-                or a.color > 0 or a.shift > 0 or a.aspect > 0)
+                or a.color > 0 or a.shift > 0 or a.aspect > 0 or a.fade > 0)
 
     def _u(self, n, lo, hi):
         return torch.rand(n, generator=self.gen) * (hi - lo) + lo
@@ -92,6 +111,11 @@ class Augment:
             xy = F.grid_sample(xy, grid, mode="bilinear", padding_mode=a.pad,
                                align_corners=False)
             x, y = xy[:, :3], (xy[:, 3:] >= 0.5).float()
+        # ---- lesion contrast (random numbers drawn only when on, so that runs
+        # without it repeat exactly)
+        if a.fade > 0:
+            on = (torch.rand(b, generator=self.gen) < a.fade_prob).float()
+            x = fade_lesions(x, y, self._u(b, 0, a.fade) * on)
         # ---- colour (on [0,255] floats, before the per-image min-max)
         if a.color > 0:
             k = a.color

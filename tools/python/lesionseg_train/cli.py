@@ -67,6 +67,10 @@ def build_parser():
     g.add_argument("--color", type=float, default=0.0, help="colour jitter strength (1 = "
                    "gain +-10%% per channel, gamma 0.74-1.35, saturation 0.74-1.35, offsets "
                    "+-8, noise sigma <= 5)")
+    g.add_argument("--fade", type=float, default=0.0, help="max fraction of a lesion's "
+                   "contrast to the skin taken away (0-1; 0 = off): faint lesions")
+    g.add_argument("--fade-prob", type=float, default=0.5, help="share of images faded "
+                   "when --fade is on")
     g.add_argument("--pad", choices=["reflection", "zeros", "border"], default="reflection")
     g = p.add_argument_group("run")
     g.add_argument("--out", default="runs/train", help="last.pt, best.pt, log.jsonl")

@@ -39,6 +39,10 @@ def check_args(args, data_dirs, pre_dirs):
         sys.exit("train.py: --pretrain-epochs needs --pretrain DIR")
     if args.mix > 0 and not pre_dirs:
         sys.exit("train.py: --mix needs --pretrain DIR")
+    for name in ("fade", "fade_prob"):
+        if not 0 <= getattr(args, name) <= 1:
+            sys.exit("train.py: --%s must be in [0, 1], got %g"
+                     % (name.replace("_", "-"), getattr(args, name)))
 
 
 def seed_and_configure(args, dist, want_cuda):
