@@ -76,17 +76,28 @@ check_against_cpu (LsModel *model, const LsEngineOptions *options, const float *
   return TRUE;
 }
 
-static void
-print_profile (const char *op, double ms, int count, gpointer user_data)
-{
-  double total = *(double *) user_data;
-  printf ("  %-18s %8.2f ms %5.1f%% (%d nodes)\n", op, ms, 100.0 * ms / total, count);
-}
+/* The profile is printed in two passes: the first sums the time and finds
+ * the longest op name (fused kinds such as "pixel_shuffle_ln+project_one"),
+ * so that the columns line up. */
+typedef struct {
+  double total_ms;
+  int name_width;
+} ProfileSummary;
 
 static void
 sum_profile (const char *op, double ms, int count, gpointer user_data)
 {
-  *(double *) user_data += ms;
+  ProfileSummary *sum = user_data;
+  sum->total_ms += ms;
+  sum->name_width = MAX (sum->name_width, (int) strlen (op));
+}
+
+static void
+print_profile (const char *op, double ms, int count, gpointer user_data)
+{
+  const ProfileSummary *sum = user_data;
+  printf ("  %-*s %8.2f ms %5.1f%% (%d nodes)\n", sum->name_width, op, ms,
+          100.0 * ms / sum->total_ms, count);
 }
 
 int
@@ -183,10 +194,10 @@ ls_cmd_bench (int argc, char **argv)
     return 1;
   }
   if (profile) {
-    double total = 0;
-    ls_engine_foreach_profile (engine, sum_profile, &total);
-    printf ("profile (last run, %.2f ms in ops):\n", total);
-    ls_engine_foreach_profile (engine, print_profile, &total);
+    ProfileSummary sum = { 0 };
+    ls_engine_foreach_profile (engine, sum_profile, &sum);
+    printf ("profile (last run, %.2f ms in ops):\n", sum.total_ms);
+    ls_engine_foreach_profile (engine, print_profile, &sum);
   }
   return 0;
 }
