@@ -25,7 +25,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gst/gst.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +38,7 @@ typedef struct {
   gint64 start_us;
   int seconds;
   guint resize_every;         /* seconds between resolution changes */
+  guint start_segment, end_segment; /* the resolution segments whose RSS is compared */
   gboolean draining;          /* EOS sent at the end: every frame in must come out */
   guint tick;
   GArray *rss_start, *rss_end; /* gsize samples of the two windows (see the top) */
@@ -134,21 +134,6 @@ on_drain_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* The resolution segments whose RSS is compared: the third (1080p, after
- * one trip to 720p) and the last 1080p one (even indices are 1080p). */
-static guint
-start_segment (void)
-{
-  return 2;
-}
-
-static guint
-end_segment (const Soak *s)
-{
-  const guint last = (guint) s->seconds / s->resize_every - 1;
-  return last % 2 == 0 ? last : last - 1;
-}
-
 /* Five times a second until EOS is sent: the two windows' samples, the max. */
 static gboolean
 on_rss_sample (gpointer data)
@@ -164,9 +149,9 @@ on_rss_sample (gpointer data)
     s->rss_max = MAX (s->rss_max, rss);
   const guint segment = (guint) (t / s->resize_every);
   const gboolean settled = t - (double) segment * s->resize_every >= 5;
-  if (settled && segment == start_segment ())
+  if (settled && segment == s->start_segment)
     g_array_append_val (s->rss_start, rss);
-  if (settled && segment == end_segment (s))
+  if (settled && segment == s->end_segment)
     g_array_append_val (s->rss_end, rss);
   return G_SOURCE_CONTINUE;
 }
@@ -189,8 +174,7 @@ low_percentile_mib (GArray *samples)
 }
 
 /* Once a second: every 3 s a property round, every resize_every s a new
- * size, RSS. The last tick only samples: RSS read in the same second as a
- * resolution change holds the buffers of both sizes. */
+ * size, and an RSS line every 10 s; the last tick sends EOS instead. */
 static gboolean
 on_tick (gpointer data)
 {
@@ -257,6 +241,11 @@ main (int argc, char **argv)
   Soak s = { 0 };
   s.seconds = seconds;
   s.resize_every = seconds < 300 ? (guint) seconds / 5 : 60;
+  /* the third segment (1080p, after one trip to 720p) and the last 1080p
+   * one (even indices are 1080p) */
+  s.start_segment = 2;
+  const guint last = (guint) seconds / s.resize_every - 1;
+  s.end_segment = last % 2 == 0 ? last : last - 1;
   s.rss_start = g_array_new (FALSE, FALSE, sizeof (gsize));
   s.rss_end = g_array_new (FALSE, FALSE, sizeof (gsize));
   gchar *model_prop = model ? g_strdup_printf ("model=\"%s\"", model) : g_strdup ("");
@@ -313,7 +302,7 @@ main (int argc, char **argv)
   g_print ("errors: %d\n", s.errors);
   g_print ("warnings: %d\n", s.warnings);
   g_print ("backend: %s\n", backend ? backend : "?");
-  const guint ss = start_segment (), es = end_segment (&s);
+  const guint ss = s.start_segment, es = s.end_segment;
   g_print ("rss-mib: start %.1f (%u-%u s), max %.1f, end %.1f (%u-%u s; 1080p, 10th percentiles; "
            "allowed end - start %.1f)\n", start, ss * s.resize_every + 5, (ss + 1) * s.resize_every,
            max, end, es * s.resize_every + 5, (es + 1) * s.resize_every, allowed);

@@ -449,8 +449,7 @@ gst_lesion_seg_start (GstBaseTransform *trans)
   self->mode_resolved = FALSE;
 
   double ms;
-  self->worker = lseg_worker_new (GST_ELEMENT (self), engine, net_width, net_height,
-                                  network_time, &ms, &error);
+  self->worker = lseg_worker_new (GST_ELEMENT (self), engine, network_time, &ms, &error);
   if (self->worker == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s", error->message),
                        (NULL));

@@ -23,7 +23,7 @@ struct _LsegWorker {
   /* set by lseg_worker_new () */
   GstElement *element;               /* errors, messages and the debug log go here */
   LsEngine *engine;                  /* the element's; outlives the worker */
-  int net_width, net_height;
+  int net_width, net_height;         /* the engine's input size */
   LsegNetworkTimeFunc network_time;
 
   /* the worker and its hand-over, under lock */
@@ -204,19 +204,19 @@ worker_main (gpointer data)
 /* The worker thread starts in every mode: sync or async is only known at
  * the element's first buffer, and an idle thread costs nothing. */
 LsegWorker *
-lseg_worker_new (GstElement *element, LsEngine *engine, int net_width, int net_height,
-                 LsegNetworkTimeFunc network_time, double *warmup_ms, GError **error)
+lseg_worker_new (GstElement *element, LsEngine *engine, LsegNetworkTimeFunc network_time,
+                 double *warmup_ms, GError **error)
 {
   LsegWorker *w = g_new0 (LsegWorker, 1);
   w->element = element;
   w->engine = engine;
-  w->net_width = net_width;
-  w->net_height = net_height;
+  w->net_width = ls_engine_get_width (engine);
+  w->net_height = ls_engine_get_height (engine);
   w->network_time = network_time;
   g_mutex_init (&w->lock);
   g_cond_init (&w->cond);
 
-  const gsize n = (gsize) net_width * net_height;
+  const gsize n = (gsize) w->net_width * w->net_height;
   w->prob = g_new (float, n);
   w->ema = g_new (float, n);
   w->logits = g_new (float, n);

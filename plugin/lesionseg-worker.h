@@ -23,8 +23,9 @@ typedef struct _LsegWorker LsegWorker;
 typedef void (*LsegNetworkTimeFunc) (GstElement *element, double ms);
 
 /* @element is only for errors, bus messages and the debug log; @engine
- * must outlive the worker. NULL with @error set when the warm-up failed. */
-LsegWorker *lseg_worker_new (GstElement *element, LsEngine *engine, int net_width, int net_height,
+ * (whose input size the jobs have) must outlive the worker. NULL with
+ * @error set when the warm-up failed. */
+LsegWorker *lseg_worker_new (GstElement *element, LsEngine *engine,
                              LsegNetworkTimeFunc network_time, double *warmup_ms, GError **error);
 void lseg_worker_free (LsegWorker *w);
 

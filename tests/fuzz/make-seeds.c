@@ -31,7 +31,7 @@ model_seeds (const char *dir)
   }
   {
     g_autoptr (StWriter) w = st_writer_new_model (&st_small_config, 7, LS_DTYPE_F16,
-                                                     ST_MODEL_WITH_UNUSED);
+                                                  ST_MODEL_WITH_UNUSED);
     g_autoptr (GBytes) b = st_writer_to_bytes (w);
     write_file (dir, "small-unused-F16.safetensors", b);
   }
