@@ -6,8 +6,9 @@
 
 OUT/val/ holds the images train.py holds out of --data (same fraction and seed,
 so the same names) in the ISIC layout, and two harder copies:
-- OUT/val-zoom/: zoomed out by --zoom (padded by reflection to 1/zoom of the
-  size and shrunk back), so that each lesion covers zoom^2 of its area;
+- OUT/val-zoom/: zoomed out by --zoom (padded to 1/zoom of the size with the
+  image reflected and its lesion painted out, then shrunk back), so that each
+  lesion covers zoom^2 of its area;
 - OUT/val-fade/: each lesion --fade of the way to the skin's mean colour
   (train.py's --fade augmentation, lesionseg_train.augment.fade_lesions).
 The test set's lesions are small (median area 0.06, training 0.28) and faint;
@@ -24,19 +25,25 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lesionseg_train.augment import fade_lesions  # noqa: E402
+from lesionseg_train.augment import fade_lesions, paint_out_lesions  # noqa: E402
 from lesionseg_train.data import list_pairs, split_val  # noqa: E402
 
 
 def zoom_out(img, mask, zoom):
-    """Reflection-pad to 1/zoom of the size, then shrink back: the content (and
-    the lesion) covers zoom^2 of the area. The mask follows the same geometry."""
+    """Pad to 1/zoom of the size, then shrink back: the content (and the lesion)
+    covers zoom^2 of the area. The padding is the image reflected with its lesion
+    painted out (train.py's --pad skin), so that no mirrored copy of the lesion
+    appears; the mask is padded with background."""
     h, w = mask.shape
     ph, pw = round(h * (1 / zoom - 1) / 2), round(w * (1 / zoom - 1) / 2)
-    img = np.pad(img, ((ph, ph), (pw, pw), (0, 0)), mode="reflect")
-    mask = np.pad(mask, ((ph, ph), (pw, pw)), mode="reflect")
-    return (Image.fromarray(img).resize((w, h), Image.BILINEAR),
-            Image.fromarray(mask).resize((w, h), Image.NEAREST))
+    x = torch.tensor(img).permute(2, 0, 1)[None].float()
+    y = torch.tensor(mask > 127)[None, None].float()
+    skin = paint_out_lesions(x, y)[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+    big = np.pad(skin, ((ph, ph), (pw, pw), (0, 0)), mode="reflect")
+    big[ph:ph + h, pw:pw + w] = img
+    big_mask = np.pad(mask, ((ph, ph), (pw, pw)))
+    return (Image.fromarray(big).resize((w, h), Image.BILINEAR),
+            Image.fromarray(big_mask).resize((w, h), Image.NEAREST))
 
 
 def fade(img, mask, amount):

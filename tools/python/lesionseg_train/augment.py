@@ -12,8 +12,10 @@ def apply_aug_preset(args):
         args.flip = args.rot90 = True
         if args.rot == 0:
             args.rot = 20.0
-        if args.zoom_min == 1.0 and args.zoom_max == 1.0:
-            args.zoom_min, args.zoom_max = 0.6, 1.3
+        if args.zoom_min == 1.0:
+            args.zoom_min = 0.6
+        if args.zoom_max == 1.0:
+            args.zoom_max = 1.3
         if args.aspect == 0:
             args.aspect = 0.15
         if args.shift == 0:
@@ -50,6 +52,42 @@ def fade_lesions(x, y, amount):
     return x + f * soft * (skin[:, :, None, None] - x)
 
 
+def paint_out_lesions(x, y):
+    """Each image with its lesion (mask @y, [B,1,H,W] in {0,1}) painted over by
+    the skin around it: the skin's colour averaged on a coarse grid (cells with
+    no skin take their neighbours'), with the skin's fine texture taken from the
+    image turned by 180 degrees. @x: [B,3,H,W] floats in [0,255]. Zooming out
+    with this as the padding shows more skin and no mirrored copies of the
+    lesion, which reflection padding makes and which real images never have."""
+    b, _, h, w = x.shape
+    # grown by 3% of the side: the fuzzy border, and pigment the outline missed
+    k = 2 * max(1, int(0.03 * max(h, w))) + 1
+    halo = F.max_pool2d(y, k, stride=1, padding=k // 2)
+    skin = 1.0 - halo
+    gh, gw = max(1, -(-h // 16)), max(1, -(-w // 16))
+    num = F.interpolate(x * skin, size=(gh, gw), mode="area")
+    den = F.interpolate(skin, size=(gh, gw), mode="area")
+    none = den.sum((1, 2, 3)) == 0  # lesion everywhere: the image's mean colour
+    if none.any():
+        num[none] = x[none].mean((2, 3), keepdim=True).expand(-1, -1, gh, gw)
+        den[none] = 1.0
+    for _ in range(gh + gw):  # grow the known cells into the lesion's
+        known = den > 1e-3
+        if known.all():
+            break
+        nn = F.avg_pool2d(num, 3, stride=1, padding=1, count_include_pad=False)
+        dn = F.avg_pool2d(den, 3, stride=1, padding=1, count_include_pad=False)
+        num = torch.where(known, num, nn)
+        den = torch.where(known.expand_as(den), den, dn)
+    fill = (F.interpolate(num, size=(h, w), mode="bilinear", align_corners=False)
+            / F.interpolate(den, size=(h, w), mode="bilinear", align_corners=False)
+            .clamp_min(1e-6))
+    smooth = F.avg_pool2d(x, 5, stride=1, padding=2, count_include_pad=False)
+    texture = ((x - smooth) * skin).flip(2, 3)
+    soft = F.avg_pool2d(halo, k, stride=1, padding=k // 2, count_include_pad=False)
+    return x + soft * (fill + texture - x)
+
+
 class Augment:
     """Batched, on-device augmentation. Geometry: one affine per image (flips,
     90-degree rotations, small rotations, zoom in/out, aspect and shift), applied with
@@ -69,6 +107,19 @@ class Augment:
 
     def _u(self, n, lo, hi):
         return torch.rand(n, generator=self.gen) * (hi - lo) + lo
+
+    @staticmethod
+    def _warp_skin_padded(x, y, grid):
+        """Inside the source the image and mask as they are; outside, the
+        reflected image with its lesion painted out, and no lesion."""
+        inside = (grid.abs() <= 1).all(-1, keepdim=True).permute(0, 3, 1, 2)
+        xy = F.grid_sample(torch.cat([x, y], 1), grid, mode="bilinear",
+                           padding_mode="reflection", align_corners=False)
+        if inside.all():
+            return xy[:, :3], xy[:, 3:]
+        out = F.grid_sample(paint_out_lesions(x, y), grid, mode="bilinear",
+                            padding_mode="reflection", align_corners=False)
+        return torch.where(inside, xy[:, :3], out), xy[:, 3:] * inside
 
     def __call__(self, img_u8, mask_u8):
         a = self.a
@@ -93,9 +144,9 @@ class Augment:
         if a.flip:
             sx = sx * (torch.randint(0, 2, (b,), generator=self.gen).float() * 2 - 1)
             sy = sy * (torch.randint(0, 2, (b,), generator=self.gen).float() * 2 - 1)
-        # shift in output-normalised units; allow more when zoomed out
-        # (more when zoomed out; not so much that reflected copies of the lesion,
-        # which padding_mode='reflection' makes, come into the middle)
+        # shift in output-normalised units; more when zoomed out (not so much
+        # that, with reflection padding, mirrored copies of the lesion come into
+        # the middle; --pad skin has none)
         sh = a.shift * torch.clamp(1.0 / z, min=1.0)
         tx = self._u(b, -1, 1) * sh
         ty = self._u(b, -1, 1) * sh
@@ -107,10 +158,13 @@ class Augment:
                  and ty.abs().sum() == 0)
         if not ident:
             grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-            xy = torch.cat([x, y], 1)
-            xy = F.grid_sample(xy, grid, mode="bilinear", padding_mode=a.pad,
-                               align_corners=False)
-            x, y = xy[:, :3], (xy[:, 3:] >= 0.5).float()
+            if a.pad == "skin":
+                x, y = self._warp_skin_padded(x, y, grid)
+            else:
+                xy = F.grid_sample(torch.cat([x, y], 1), grid, mode="bilinear",
+                                   padding_mode=a.pad, align_corners=False)
+                x, y = xy[:, :3], xy[:, 3:]
+            y = (y >= 0.5).float()
         # ---- lesion contrast (random numbers drawn only when on, so that runs
         # without it repeat exactly)
         if a.fade > 0:

@@ -71,7 +71,9 @@ def build_parser():
                    "contrast to the skin taken away (0-1; 0 = off): faint lesions")
     g.add_argument("--fade-prob", type=float, default=0.5, help="share of images faded "
                    "when --fade is on")
-    g.add_argument("--pad", choices=["reflection", "zeros", "border"], default="reflection")
+    g.add_argument("--pad", choices=["skin", "reflection", "zeros", "border"], default="skin",
+                   help="what zooming out shows beyond the image: skin (the image "
+                   "reflected with its lesion painted out), or grid_sample's modes")
     g = p.add_argument_group("run")
     g.add_argument("--out", default="runs/train", help="last.pt, best.pt, log.jsonl")
     g.add_argument("--resume", default="", help="checkpoint to resume (e.g. OUT/last.pt)")
