@@ -18,7 +18,9 @@
 //
 // vec4 loads (VEC4_A / VEC4_B flags) when the host has checked that the
 // operand's contiguous dimension and leading dimension are multiples of 4:
-// then a vec4 is either wholly inside the matrix or wholly outside.
+// then a vec4 is either wholly inside the matrix or wholly outside. The
+// loads and the epilogue are gemm_fetch.glsl's, shared with the faster
+// register-blocked and cooperative-matrix GEMMs.
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -29,140 +31,28 @@ layout(constant_id = 3) const uint BK = 16;
 layout(constant_id = 4) const uint TM = 4;
 layout(constant_id = 5) const uint TN = 4;
 
-layout(std430, set = 0, binding = 1) readonly buffer Src0Vec4 { vec4 src0_v4[]; };
-#ifdef LS_FP16_B
-layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { f16vec4 src1_v4[]; };
-#define SRC1_V4(i) vec4 (src1_v4[i])
-#else
-layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; };
-#define SRC1_V4(i) src1_v4[i]
-#endif
-
-#define GEMM_TRANS_A 1u
-#define GEMM_TRANS_B 2u
-#define GEMM_ACCUMULATE 4u
-#define GEMM_BIAS 8u
-#define GEMM_VEC4_A 16u
-#define GEMM_VEC4_B 32u
-
-layout(push_constant) uniform Params {
-  uint M, N, K, lda, ldb, ldc, flags, k_chunk;
-} pc;
+#include "gemm_fetch.glsl"
 
 shared float As[BK * (BM + 1)];
 shared float Bs[BK * (BN + 1)];
 
-#ifdef SOFTMAX_A
-// softmax over tokens of column m of K, statistics from
-// effattn_softmax_tokens.comp in src2: max at [m], 1 / sum at [M + m]
-float a_value (float v, uint m)
+// One BK-deep slab of A and of B into the k-major shared tiles: each slot
+// of 4 elements (gemm_fetch.glsl) goes to 4 places along m / n, or along k.
+void load_tiles (uint tid, uint wg, uint tile_m, uint tile_n, uint k0, uint kend)
 {
-  return ls_exp (v - src2[m]) * src2[pc.M + m];
-}
-#else
-#define a_value(v, m) (v)
-#endif
-
-void load_a (uint tid, uint wg, uint tile_m, uint k0, uint kend)
-{
-  const uint AS = BM + 1;
-  bool trans = (pc.flags & GEMM_TRANS_A) != 0u;
-  if ((pc.flags & GEMM_VEC4_A) != 0u) {
-    if (trans) {          // contiguous along m
-      for (uint e = tid; e < BK * BM / 4u; e += wg) {
-        uint kk = e / (BM / 4u), mm = (e % (BM / 4u)) * 4u;
-        uint gk = k0 + kk, gm = tile_m + mm;
-        vec4 v = vec4 (0.0);
-        if (gk < kend && gm < pc.M) {
-          v = src0_v4[(gk * pc.lda + gm) / 4u];
-          v = vec4 (a_value (v.x, gm), a_value (v.y, gm + 1u),
-                    a_value (v.z, gm + 2u), a_value (v.w, gm + 3u));
-        }
-        As[kk * AS + mm] = v.x;
-        As[kk * AS + mm + 1u] = v.y;
-        As[kk * AS + mm + 2u] = v.z;
-        As[kk * AS + mm + 3u] = v.w;
-      }
-    } else {              // contiguous along k
-      for (uint e = tid; e < BK * BM / 4u; e += wg) {
-        uint mm = e / (BK / 4u), kk = (e % (BK / 4u)) * 4u;
-        uint gk = k0 + kk, gm = tile_m + mm;
-        vec4 v = vec4 (0.0);
-        if (gk < kend && gm < pc.M) {
-          v = src0_v4[(gm * pc.lda + gk) / 4u];
-          v = vec4 (a_value (v.x, gm), a_value (v.y, gm), a_value (v.z, gm), a_value (v.w, gm));
-        }
-        As[kk * AS + mm] = v.x;
-        As[(kk + 1u) * AS + mm] = v.y;
-        As[(kk + 2u) * AS + mm] = v.z;
-        As[(kk + 3u) * AS + mm] = v.w;
-      }
-    }
-    return;
+  const uint AS = BM + 1u, BS = BN + 1u;
+  bool ta = (pc.flags & GEMM_TRANS_A) != 0u, tb = (pc.flags & GEMM_TRANS_B) != 0u;
+  for (uint s = tid; s < BK * BM / 4u; s += wg) {
+    vec4 v = fetch_a (s, tile_m, k0, kend);
+    uvec2 mk = slot_a (s);
+    for (uint j = 0u; j < 4u; j++)
+      As[ta ? mk.y * AS + mk.x + j : (mk.y + j) * AS + mk.x] = v[j];
   }
-  for (uint e = tid; e < BK * BM; e += wg) {
-    uint mm, kk;
-    if (trans) {
-      kk = e / BM;
-      mm = e % BM;
-    } else {
-      mm = e / BK;
-      kk = e % BK;
-    }
-    uint gk = k0 + kk, gm = tile_m + mm;
-    float v = 0.0;
-    if (gk < kend && gm < pc.M)
-      v = a_value (trans ? src0[gk * pc.lda + gm] : src0[gm * pc.lda + gk], gm);
-    As[kk * AS + mm] = v;
-  }
-}
-
-void load_b (uint tid, uint wg, uint tile_n, uint k0, uint kend)
-{
-  const uint BS = BN + 1;
-  bool trans = (pc.flags & GEMM_TRANS_B) != 0u;
-  if ((pc.flags & GEMM_VEC4_B) != 0u) {
-    if (trans) {          // contiguous along k
-      for (uint e = tid; e < BK * BN / 4u; e += wg) {
-        uint nn = e / (BK / 4u), kk = (e % (BK / 4u)) * 4u;
-        uint gk = k0 + kk, gn = tile_n + nn;
-        vec4 v = vec4 (0.0);
-        if (gk < kend && gn < pc.N)
-          v = SRC1_V4((gn * pc.ldb + gk) / 4u);
-        Bs[kk * BS + nn] = v.x;
-        Bs[(kk + 1u) * BS + nn] = v.y;
-        Bs[(kk + 2u) * BS + nn] = v.z;
-        Bs[(kk + 3u) * BS + nn] = v.w;
-      }
-    } else {              // contiguous along n
-      for (uint e = tid; e < BK * BN / 4u; e += wg) {
-        uint kk = e / (BN / 4u), nn = (e % (BN / 4u)) * 4u;
-        uint gk = k0 + kk, gn = tile_n + nn;
-        vec4 v = vec4 (0.0);
-        if (gk < kend && gn < pc.N)
-          v = SRC1_V4((gk * pc.ldb + gn) / 4u);
-        Bs[kk * BS + nn] = v.x;
-        Bs[kk * BS + nn + 1u] = v.y;
-        Bs[kk * BS + nn + 2u] = v.z;
-        Bs[kk * BS + nn + 3u] = v.w;
-      }
-    }
-    return;
-  }
-  for (uint e = tid; e < BK * BN; e += wg) {
-    uint nn, kk;
-    if (trans) {
-      nn = e / BK;
-      kk = e % BK;
-    } else {
-      kk = e / BN;
-      nn = e % BN;
-    }
-    uint gk = k0 + kk, gn = tile_n + nn;
-    float v = 0.0;
-    if (gk < kend && gn < pc.N)
-      v = trans ? SRC1(gn * pc.ldb + gk) : SRC1(gk * pc.ldb + gn);
-    Bs[kk * BS + nn] = v;
+  for (uint s = tid; s < BK * BN / 4u; s += wg) {
+    vec4 v = fetch_b (s, tile_n, k0, kend);
+    uvec2 nk = slot_b (s);
+    for (uint j = 0u; j < 4u; j++)
+      Bs[tb ? (nk.y + j) * BS + nk.x : nk.y * BS + nk.x + j] = v[j];
   }
 }
 
@@ -181,8 +71,7 @@ void main ()
   float a[TM], b[TN];
 
   for (uint k0 = kbegin; k0 < kend; k0 += BK) {
-    load_a (tid, WG, tile_m, k0, kend);
-    load_b (tid, WG, tile_n, k0, kend);
+    load_tiles (tid, WG, tile_m, tile_n, k0, kend);
     barrier ();
     for (uint kk = 0u; kk < BK; kk++) {
       for (uint i = 0u; i < TM; i++)
@@ -196,22 +85,7 @@ void main ()
     barrier ();
   }
 
-  uint base = gl_WorkGroupID.z * pc.M * pc.ldc;
-  for (uint i = 0u; i < TM; i++) {
-    uint gm = tile_m + ty + i * TY;
-    if (gm >= pc.M)
-      continue;
-    for (uint j = 0u; j < TN; j++) {
-      uint gn = tile_n + tx + j * TX;
-      if (gn >= pc.N)
-        continue;
-      uint at = base + gm * pc.ldc + gn;
-      float v = acc[i * TN + j];
-      if ((pc.flags & GEMM_BIAS) != 0u)
-        v += aux[gn];
-      if ((pc.flags & GEMM_ACCUMULATE) != 0u)
-        v += dst[at];
-      dst[at] = v;
-    }
-  }
+  for (uint i = 0u; i < TM; i++)
+    for (uint j = 0u; j < TN; j++)
+      store_c (tile_m + ty + i * TY, tile_n + tx + j * TX, acc[i * TN + j]);
 }
