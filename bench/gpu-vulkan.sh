@@ -38,6 +38,9 @@ G_MESSAGES_DEBUG=lesionseg "$ls" bench --config full --backend vulkan --iters 3 
   || { echo "vulkan backend failed"; exit 1; }
 echo "== lesionseg bench --config full --backend vulkan --profile ($iters iterations)"
 vk=$("$ls" bench --config full --backend vulkan --iters "$iters" --warmup 10 --profile | tee /dev/stderr)
+echo "== the same without folding LayerNorms into the GEMMs (LS_VULKAN_FUSE_LN=0), for comparison"
+unfused=$(LS_VULKAN_FUSE_LN=0 "$ls" bench --config full --backend vulkan --iters "$iters" --warmup 10)
+echo "$unfused" | grep -E '^(median|min)'
 echo "== PyTorch eager CUDA, same model and size"
 pt=$(python3 bench/torch-bench.py --device cuda --iters "$iters" --warmup 10 | tee /dev/stderr)
 
@@ -47,6 +50,7 @@ pt_median=$(value "$pt" median)
 echo
 echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
 echo "lesionseg vulkan: $vk_median ms median (target <= 2 ms)"
+echo "lesionseg vulkan, LayerNorms not folded: $(value "$unfused" median) ms median"
 echo "PyTorch eager CUDA: $pt_median ms median"
 awk -v a="$pt_median" -v b="$vk_median" \
   'BEGIN { if (b > 0) printf "speed-up over PyTorch eager (median / median): %.2fx (target >= 3)\n", a / b }'

@@ -30,6 +30,7 @@ layout(constant_id = 2) const uint BN = 64;
 layout(constant_id = 3) const uint BK = 16;
 layout(constant_id = 4) const uint TM = 4;
 layout(constant_id = 5) const uint TN = 4;
+const uint TX = BN / TN, TY = BM / TM, WG = TX * TY;
 
 #include "gemm_fetch.glsl"
 
@@ -58,12 +59,12 @@ void load_tiles (uint tid, uint wg, uint tile_m, uint tile_n, uint k0, uint kend
 
 void main ()
 {
-  const uint TX = BN / TN, TY = BM / TM, WG = TX * TY;
   uint tid = gl_LocalInvocationID.x;
   uint tx = tid % TX, ty = tid / TX;
   uint tile_m = gl_WorkGroupID.y * BM, tile_n = gl_WorkGroupID.x * BN;
   uint kbegin = gl_WorkGroupID.z * pc.k_chunk;
   uint kend = min (pc.K, kbegin + pc.k_chunk);
+  ln_row_stats (tid, tile_m);
 
   float acc[TM * TN];
   for (uint i = 0u; i < TM * TN; i++)

@@ -30,10 +30,11 @@ layout(constant_id = 7) const uint CN = 16;
 layout(constant_id = 8) const uint CK = 16;
 layout(constant_id = 9) const uint SG = 32;    // subgroup size
 
-#include "gemm_fetch.glsl"
-
 const uint WARPS_N = BN / WN;
 const uint WG = (BM / WM) * WARPS_N * SG;
+
+#include "gemm_fetch.glsl"
+
 const uint FM = WM / CM, FN = WN / CN;
 const uint STR = BK + 8u;                         // row stride, halves
 const uint A_SLOTS = (BK * BM / 4u + WG - 1u) / WG;
@@ -87,6 +88,7 @@ void main ()
   uint tile_m = gl_WorkGroupID.y * BM, tile_n = gl_WorkGroupID.x * BN;
   uint kbegin = gl_WorkGroupID.z * pc.k_chunk;
   uint kend = min (pc.K, kbegin + pc.k_chunk);
+  ln_row_stats (tid, tile_m);
 
   fcoopmatNV<32, gl_ScopeSubgroup, CM, CN> acc[FM * FN];
   for (uint i = 0u; i < FM * FN; i++)

@@ -14,7 +14,18 @@
 // Slot s of B: with TRANS_B (k contiguous) n = s / (BK/4), k = 4 (s % (BK/4));
 // without (n contiguous) k = s / (BN/4), n = 4 (s % (BN/4)).
 //
+// A is transformed as it is loaded (a_value): by the key softmax in the
+// attention context (SOFTMAX_A), or, with GEMM_LN_A, by the LayerNorm
+// whose output a Linear would otherwise read: A's rows are the LayerNorm's
+// input, gamma is in binding 3 and beta in binding 5, and GEMM_LN_GELU adds
+// the exact-erf GELU. The LayerNorm then needs no dispatch and no barrier
+// of its own (core/vulkan/vk-fuse.c says when the host does this).
+//
+// The including kernel declares BM, BN, BK and its workgroup size WG first.
+//
 // SPDX-License-Identifier: LGPL-2.1-or-later
+
+#include "math.glsl"
 
 layout(std430, set = 0, binding = 1) readonly buffer Src0Vec4 { vec4 src0_v4[]; };
 #ifdef LS_FP16_B
@@ -31,21 +42,84 @@ layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; 
 #define GEMM_BIAS 8u
 #define GEMM_VEC4_A 16u
 #define GEMM_VEC4_B 32u
+#define GEMM_LN_A 64u
+#define GEMM_LN_GELU 128u
 
 layout(push_constant) uniform Params {
   uint M, N, K, lda, ldb, ldc, flags, k_chunk;
 } pc;
 
-#ifdef SOFTMAX_A
-// softmax over tokens of column m of K, statistics from
-// effattn_softmax_tokens.comp in src2: max at [m], 1 / sum at [M + m]
-float a_value (float v, uint m)
+// LayerNorm statistics of the workgroup's BM rows of A (GEMM_LN_A)
+shared float ln_mean[BM], ln_rstd[BM];
+shared float ln_red[2u * WG];
+
+// The mean and 1 / std of rows tile_m .. tile_m + BM - 1 of A over all K
+// columns (split-K or not), as layernorm.glsl takes them: two passes, the
+// second with the Chan-Golub-LeVeque correction. P consecutive invocations
+// share a row, reading consecutive columns; their partial sums meet in
+// ln_red. Called by every invocation at the start of the kernel.
+void ln_row_stats (uint tid, uint tile_m)
 {
-  return ls_exp (v - src2[m]) * src2[pc.M + m];
+  if ((pc.flags & GEMM_LN_A) == 0u)
+    return;                                    // uniform: the same flags everywhere
+  const uint P = max (WG / BM, 1u), ROWS = WG / P;   // rows per pass
+  for (uint r0 = 0u; r0 < BM; r0 += ROWS) {
+    uint r = r0 + tid / P, p = tid % P, gm = tile_m + r;
+    bool live = tid < ROWS * P && r < BM && gm < pc.M;
+    uint row = gm * pc.lda;
+
+    float s = 0.0;
+    if (live)
+      for (uint k = p; k < pc.K; k += P)
+        s += src0[row + k];
+    ln_red[tid] = s;
+    barrier ();
+    float mean = 0.0;
+    if (live) {
+      for (uint i = 0u; i < P; i++)
+        mean += ln_red[tid - p + i];
+      mean /= float (pc.K);
+    }
+    barrier ();
+
+    float sd = 0.0, sd2 = 0.0;
+    if (live)
+      for (uint k = p; k < pc.K; k += P) {
+        float d = src0[row + k] - mean;
+        sd += d;
+        sd2 += d * d;
+      }
+    ln_red[2u * tid] = sd;
+    ln_red[2u * tid + 1u] = sd2;
+    barrier ();
+    if (live && p == 0u) {
+      float a = 0.0, b = 0.0;
+      for (uint i = 0u; i < P; i++) {
+        a += ln_red[2u * (tid + i)];
+        b += ln_red[2u * (tid + i) + 1u];
+      }
+      float lo = a / float (pc.K);
+      ln_mean[r] = mean + lo;
+      ln_rstd[r] = 1.0 / sqrt (max ((b - a * lo) / float (pc.K), 0.0) + 1e-5);
+    }
+    barrier ();
+  }
 }
+
+// A(m, k) as the GEMM multiplies it; r = m - tile_m
+float a_value (float v, uint m, uint r, uint k)
+{
+#ifdef SOFTMAX_A
+  // softmax over tokens of column m of K, statistics from
+  // effattn_softmax_tokens.comp in src2: max at [m], 1 / sum at [M + m]
+  return ls_exp (v - src2[m]) * src2[pc.M + m];
 #else
-#define a_value(v, m) (v)
+  if ((pc.flags & GEMM_LN_A) == 0u)
+    return v;
+  float y = (v - ln_mean[r]) * ln_rstd[r] * src2[k] + aux2[k];
+  return (pc.flags & GEMM_LN_GELU) != 0u ? ls_gelu (y) : y;
 #endif
+}
 
 // (row, col) of slot s in an operand tile: a = major index (m or n), k.
 uvec2 slot_a (uint s)
@@ -72,11 +146,12 @@ vec4 fetch_a (uint s, uint tile_m, uint k0, uint kend)
     if (gk < kend && gm < pc.M) {
       if (trans) {
         v = src0_v4[(gk * pc.lda + gm) / 4u];
-        v = vec4 (a_value (v.x, gm), a_value (v.y, gm + 1u), a_value (v.z, gm + 2u),
-                  a_value (v.w, gm + 3u));
+        v = vec4 (a_value (v.x, gm, mk.x, gk), a_value (v.y, gm + 1u, mk.x + 1u, gk),
+                  a_value (v.z, gm + 2u, mk.x + 2u, gk), a_value (v.w, gm + 3u, mk.x + 3u, gk));
       } else {
         v = src0_v4[(gm * pc.lda + gk) / 4u];
-        v = vec4 (a_value (v.x, gm), a_value (v.y, gm), a_value (v.z, gm), a_value (v.w, gm));
+        v = vec4 (a_value (v.x, gm, mk.x, gk), a_value (v.y, gm, mk.x, gk + 1u),
+                  a_value (v.z, gm, mk.x, gk + 2u), a_value (v.w, gm, mk.x, gk + 3u));
       }
     }
     return v;
@@ -84,7 +159,7 @@ vec4 fetch_a (uint s, uint tile_m, uint k0, uint kend)
   for (uint j = 0u; j < 4u; j++) {
     uint m = trans ? gm + j : gm, k = trans ? gk : gk + j;
     if (k < kend && m < pc.M)
-      v[j] = a_value (trans ? src0[k * pc.lda + m] : src0[m * pc.lda + k], m);
+      v[j] = a_value (trans ? src0[k * pc.lda + m] : src0[m * pc.lda + k], m, m - tile_m, k);
   }
   return v;
 }

@@ -17,10 +17,11 @@ layout(constant_id = 3) const uint BK = 16;
 layout(constant_id = 4) const uint TM = 8;
 layout(constant_id = 5) const uint TN = 8;
 
+const uint WG = (BM / TM) * (BN / TN);
+
 #include "gemm_fetch.glsl"
 
 const uint AS4 = BM / 4u + 1u, BS4 = BN / 4u + 1u;   // row strides, vec4s
-const uint WG = (BM / TM) * (BN / TN);
 const uint A_SLOTS = (BK * BM / 4u + WG - 1u) / WG;  // per invocation
 const uint B_SLOTS = (BK * BN / 4u + WG - 1u) / WG;
 shared vec4 As[2u * BK * AS4];
@@ -79,6 +80,7 @@ void main ()
   uint tile_m = gl_WorkGroupID.y * BM, tile_n = gl_WorkGroupID.x * BN;
   uint kbegin = gl_WorkGroupID.z * pc.k_chunk;
   uint kend = min (pc.K, kbegin + pc.k_chunk);
+  ln_row_stats (tid, tile_m);
 
   vec4 acc[TM * TN / 4u];
   for (uint i = 0u; i < TM * TN / 4u; i++)

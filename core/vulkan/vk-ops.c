@@ -63,13 +63,15 @@ static const GemmTile coopmat_tiles[] = {
 
 enum {
   GEMM_TRANS_A = 1, GEMM_TRANS_B = 2, GEMM_ACCUMULATE = 4, GEMM_BIAS = 8,
-  GEMM_VEC4_A = 16, GEMM_VEC4_B = 32,
+  GEMM_VEC4_A = 16, GEMM_VEC4_B = 32, GEMM_LN_A = 64, GEMM_LN_GELU = 128,
 };
 
 typedef struct {
   LsShaderId shader;
   uint32_t m, n, k, lda, ldb, ldc, flags;
-  LsVkRange a, b, c, bias, stats;
+  /* stats: the key softmax's statistics, or with GEMM_LN_A the LayerNorm's
+   * gamma (and ln_beta its beta) */
+  LsVkRange a, b, c, bias, stats, ln_beta;
   /* a Linear: B is this weight (b_floats floats), placed by plan_gemm as
    * fp16 for the fp32 kernels when LsVkCaps.fp16_weights, else fp32 (the
    * cooperative-matrix kernel reads fp32 and converts on load) */
@@ -104,6 +106,8 @@ tile_fits (LsVkGemmKernel kernel, const LsVkCaps *caps, const GemmTile *t)
              + (t->bm / t->tm) * (t->bn / t->tn) * caps->coopmat_m * caps->coopmat_n * 4;
     break;
   }
+  /* every kernel: the LayerNorm statistics of GEMM_LN_A (gemm_fetch.glsl) */
+  shared += (2 * t->bm + 2 * invocations) * 4;
   return invocations <= caps->max_invocations && invocations <= caps->max_group_size[0]
          && shared <= caps->max_shared_memory;
 }
@@ -247,6 +251,7 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   d->bind[1] = g->a;
   d->bind[2] = b;
   d->bind[3] = g->stats;
+  d->bind[5] = g->ln_beta;
   d->groups[0] = LS_VK_DIV_UP (g->n, t->bn);
   d->groups[1] = LS_VK_DIV_UP (g->m, t->bm);
   d->groups[2] = splits;
@@ -284,12 +289,13 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   return TRUE;
 }
 
-/* dst (+)= src W^T + b, W [out, ldw]: the rows used are (out - 1) ldw + in
- * floats from w. */
+/* dst (+)= f(src) W^T + b, W [out, ldw]: the rows used are (out - 1) ldw +
+ * in floats from w. f is the identity, or with @ln the LayerNorm (+ GELU)
+ * of that node, applied as the rows of src are loaded (vk-fuse.c). */
 static gboolean
 plan_linear_gemm (LsVkPlan *plan, int node, LsVkRange a, int lda, int m, int in,
                   const float *w, int ldw, const float *b, LsVkRange c, int out,
-                  gboolean accumulate, GError **error)
+                  gboolean accumulate, const LsNode *ln, GError **error)
 {
   Gemm g = {
     .shader = LS_SHADER_GEMM,
@@ -301,6 +307,11 @@ plan_linear_gemm (LsVkPlan *plan, int node, LsVkRange a, int lda, int m, int in,
   };
   if (b)
     g.bias = ls_vk_plan_weight (plan, b, (gsize) out);
+  if (ln) {
+    g.flags |= GEMM_LN_A | (ln->op == LS_OP_LAYERNORM_GELU ? GEMM_LN_GELU : 0);
+    g.stats = ls_vk_plan_weight (plan, ln->w, (gsize) in);
+    g.ln_beta = ls_vk_plan_weight (plan, ln->b, (gsize) in);
+  }
   return plan_gemm (plan, node, &g, error);
 }
 
@@ -472,7 +483,8 @@ plan_conv_patch (LsVkPlan *plan, int node_index, const LsNode *node, GError **er
   ls_vk_dispatch_groups_flat (d, LS_VK_DIV_UP (count, 256));
 
   return plan_linear_gemm (plan, node_index, col, kk, dst->n, kk, node->w, kk, node->b,
-                           ls_vk_plan_tensor (plan, node->dst), node->out, FALSE, error);
+                           ls_vk_plan_tensor (plan, node->dst), node->out, FALSE, NULL,
+                           error);
 }
 
 gboolean
@@ -484,16 +496,23 @@ ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error)
   const LsTensor *dst = ls_graph_get_tensor (graph, node->dst);
   ls_vk_plan_next_node (plan, node_index);
 
+  const int ln = plan->ln_of[node_index];
   switch (node->op) {
-  case LS_OP_LINEAR:
-    return plan_linear_gemm (plan, node_index, ls_vk_plan_tensor (plan, node->src[0]), src->c,
-                             src->n, node->in, node->w, node->ldw, node->b,
+  case LS_OP_LINEAR: {
+    /* after a folded LayerNorm: read its input and normalise on load */
+    const LsNode *norm = ln >= 0 ? ls_graph_get_node (graph, ln) : NULL;
+    const int a = norm ? norm->src[0] : node->src[0];
+    return plan_linear_gemm (plan, node_index, ls_vk_plan_tensor (plan, a), src->c, src->n,
+                             node->in, node->w, node->ldw, node->b,
                              ls_vk_plan_tensor (plan, node->dst), node->out, node->accumulate,
-                             error);
+                             norm, error);
+  }
   case LS_OP_CONV_PATCH:
     return plan_conv_patch (plan, node_index, node, error);
   case LS_OP_LAYERNORM:
   case LS_OP_LAYERNORM_GELU:
+    if (ln == node_index)       /* folded into the GEMMs that read it */
+      return TRUE;
     plan_rows (plan, node->op == LS_OP_LAYERNORM ? LS_SHADER_LAYERNORM : LS_SHADER_LAYERNORM_GELU,
                node_index, ls_vk_plan_tensor (plan, node->src[0]),
                ls_vk_plan_tensor (plan, node->dst), node->w, node->b, (uint32_t) src->n,

@@ -58,6 +58,7 @@ ls_vk_plan_init (LsVkPlan *plan, const LsGraph *graph, const LsVkCaps *caps)
     if (node->dst >= 0)
       writer[node->dst] = (int) i;
   }
+  ls_vk_plan_fuse (plan);
 }
 
 void
@@ -74,6 +75,7 @@ ls_vk_plan_clear (LsVkPlan *plan)
   g_array_unref (plan->scratch_free);
   g_array_unref (plan->scratch_live);
   g_free (plan->ancestors);
+  g_free (plan->ln_of);
   memset (plan, 0, sizeof *plan);
 }
 

@@ -213,6 +213,9 @@ typedef struct {
   GArray *scratch_live;        /* LsVkRange: the node being planned holds these */
   int node;                    /* the node being planned, -1 before the first */
   guint8 *ancestors;           /* [i * n_nodes + j]: node j's output reaches node i */
+  /* LayerNorms folded into GEMMs (vk-fuse.c): for such a LayerNorm its own
+   * index, for a Linear that applies one on load that LayerNorm's, else -1 */
+  int *ln_of;
   VkDeviceSize align;          /* binding offset alignment, bytes */
   int gemm_count[3];           /* GEMMs planned per LsVkGemmKernel */
   int gemm_f16;                /* of those, reading fp16 weights */
@@ -258,6 +261,9 @@ void          ls_vk_plan_schedule (LsVkPlan *plan);
 void          ls_vk_dispatch_push (LsVkDispatch *d, const void *params, gsize size);
 /* Spreads `groups` workgroups over x and y (x <= 65535). */
 void          ls_vk_dispatch_groups_flat (LsVkDispatch *d, guint64 groups);
+
+/* vk-fuse.c: fills plan->ln_of (called by ls_vk_plan_init). */
+void ls_vk_plan_fuse (LsVkPlan *plan);
 
 /* vk-ops.c: the dispatches of one graph node. */
 gboolean ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error);

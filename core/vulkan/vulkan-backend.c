@@ -278,10 +278,13 @@ backend_new (const LsGraph *graph, int device, gboolean gpu_only, gboolean allow
     g_debug ("vulkan: fp16 weights off (16-bit storage %s)",
              self->dev->caps.fp16_storage ? "available, LS_VULKAN_FP16=1 turns them on"
              : "unsupported");
-  g_debug ("%s: %u dispatches, %d barriers, weights %.1f MB, arena %.1f MB, scratch %.1f MB",
-           self->name, self->plan.dispatches->len, self->n_barriers,
-           self->plan.weight_bytes / 1e6, graph->arena_floats * 4 / 1e6,
-           self->plan.scratch_bytes / 1e6);
+  int folded = 0;
+  for (guint i = 0; i < graph->nodes->len; i++)
+    folded += self->plan.ln_of[i] == (int) i;
+  g_debug ("%s: %u dispatches, %d barriers, %d LayerNorms folded into GEMMs, weights %.1f MB, "
+           "arena %.1f MB, scratch %.1f MB", self->name, self->plan.dispatches->len,
+           self->n_barriers, folded, self->plan.weight_bytes / 1e6,
+           graph->arena_floats * 4 / 1e6, self->plan.scratch_bytes / 1e6);
   return &self->parent;
 
 fail:

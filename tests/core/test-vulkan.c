@@ -123,6 +123,21 @@ op_norm_weights (OpTest *t, LsNode *node, int c)
   node->b = op_weights (t, c, -0.5, 0.5);
 }
 
+/* A Linear src [N, in] -> dst [N, out] with weights in [-0.5, 0.5) and a
+ * bias in [-1, 1). */
+static LsNode *
+op_linear (OpTest *t, int src, int dst, int in, int out, gboolean accumulate)
+{
+  LsNode *node = op_node (t, LS_OP_LINEAR, "linear", 1, &src, dst);
+  node->w = op_weights (t, (gsize) out * in, -0.5, 0.5);
+  node->b = op_weights (t, out, -1, 1);
+  node->in = in;
+  node->out = out;
+  node->ldw = in;
+  node->accumulate = accumulate;
+  return node;
+}
+
 static void
 expect (OpTest *t, int tensor, double tol)
 {
@@ -458,6 +473,82 @@ test_layernorm_gelu (void)
   run_rows (LS_OP_LAYERNORM_GELU, 3, 17, FALSE, 0);
 }
 
+/* LayerNorms folded into the GEMMs that read them (core/vulkan/vk-fuse.c):
+ * x -> LN -> two Linears, the first one's output -> LN + GELU in place ->
+ * a third Linear. Only the three GEMMs are dispatched (twice that with
+ * split-K: their reduces), and what the Linears accumulate into equals the
+ * CPU backend's. The LayerNorms' own outputs are never written on the GPU:
+ * nothing else reads them. Returns the dispatches. */
+static int
+run_ln_fused (int n, int c, int hidden)
+{
+  OpTest *t = op_test_new ();
+  int x = op_tensor (t, n, c), norm = op_tensor (t, n, c);
+  int h = op_tensor (t, n, hidden), side = op_tensor (t, n, 19), y = op_tensor (t, n, 23);
+  op_norm_weights (t, op_node (t, LS_OP_LAYERNORM, "norm", 1, &x, norm), c);
+  op_linear (t, norm, h, c, hidden, FALSE);
+  op_linear (t, norm, side, c, 19, TRUE);
+  op_norm_weights (t, op_node (t, LS_OP_LAYERNORM_GELU, "norm-gelu", 1, &h, h), hidden);
+  op_linear (t, h, y, hidden, 23, TRUE);
+  t->ignore[norm] = t->ignore[h] = TRUE;
+  expect (t, side, gemm_tol);
+  expect (t, y, gemm_tol);
+  return op_test_check (t, 0.5).dispatches;
+}
+
+static void
+test_ln_fused (void)
+{
+  static const char *kernels[] = { "tiled", "reg" };
+  for (guint i = 0; i < G_N_ELEMENTS (kernels); i++) {
+    g_setenv ("LS_VULKAN_GEMM", kernels[i], TRUE);
+    g_assert_cmpint (run_ln_fused (37, 45, 53), ==, 3);     /* scalar loads */
+    g_assert_cmpint (run_ln_fused (140, 64, 132), ==, 3);   /* vec4, several row tiles */
+    g_setenv ("LS_VULKAN_SPLIT_K", "3", TRUE);              /* statistics over all of K */
+    g_assert_cmpint (run_ln_fused (37, 45, 53), ==, 6);
+    g_unsetenv ("LS_VULKAN_SPLIT_K");
+  }
+  g_unsetenv ("LS_VULKAN_GEMM");
+  g_setenv ("LS_VULKAN_FUSE_LN", "0", TRUE);
+  g_assert_cmpint (run_ln_fused (37, 45, 53), ==, 5);
+  g_unsetenv ("LS_VULKAN_FUSE_LN");
+}
+
+/* LayerNorms that must keep their own dispatch: one whose output a
+ * non-Linear reads too, and one whose input a Linear overwrites before the
+ * last Linear reads the output (folded, that Linear would normalise the
+ * new values). Both run as the CPU backend does. */
+static void
+test_ln_not_fused (void)
+{
+  OpTest *t = op_test_new ();
+  int x = op_tensor (t, 35, 19), norm = op_tensor (t, 35, 19);
+  int dw = op_tensor (t, 35, 19), y = op_tensor (t, 35, 7);
+  op_norm_weights (t, op_node (t, LS_OP_LAYERNORM, "norm", 1, &x, norm), 19);
+  LsNode *node = op_node (t, LS_OP_DWCONV3X3_SKIP, "dw", 1, &norm, dw);
+  node->w = op_weights (t, (gsize) 19 * 9, -0.5, 0.5);
+  node->b = op_weights (t, 19, -0.5, 0.5);
+  node->height = 5;
+  node->width = 7;
+  op_linear (t, norm, y, 19, 7, FALSE);
+  expect (t, norm, TOL_ELEMENTWISE);
+  expect (t, dw, TOL_ELEMENTWISE);
+  expect (t, y, TOL_GEMM);
+  g_assert_cmpint (op_test_check (t, 0).dispatches, ==, 3);
+
+  t = op_test_new ();
+  x = op_tensor (t, 33, 40);
+  norm = op_tensor (t, 33, 40);
+  y = op_tensor (t, 33, 29);
+  op_norm_weights (t, op_node (t, LS_OP_LAYERNORM, "norm", 1, &x, norm), 40);
+  op_linear (t, norm, x, 40, 40, TRUE);      /* x changes here */
+  op_linear (t, norm, y, 40, 29, FALSE);
+  expect (t, x, TOL_GEMM);
+  expect (t, norm, TOL_ELEMENTWISE);
+  expect (t, y, TOL_GEMM);
+  g_assert_cmpint (op_test_check (t, 0).dispatches, ==, 3);
+}
+
 static void
 test_dwconv (void)
 {
@@ -752,8 +843,9 @@ count_profile (const char *op, double ms, int count, gpointer user_data)
   *(int *) user_data += 1;
 }
 
-static void
-test_profile (void)
+/* The op kinds the profile of one run reports */
+static int
+profiled_kinds (void)
 {
   g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
   g_autoptr (LsEngine) vk = test_engine_new (model, LS_BACKEND_VULKAN, 64, 64, 2);
@@ -764,9 +856,20 @@ test_profile (void)
   g_assert_true (ls_engine_run_tensor (vk, input, logits, &error));
   int kinds = 0;
   ls_engine_foreach_profile (vk, count_profile, &kinds);
-  g_assert_cmpint (kinds, ==, LS_OP_N_KINDS);   /* the network uses every op */
   ls_engine_set_profiling (vk, FALSE);
   g_assert_true (ls_engine_run_tensor (vk, input, logits, &error));
+  return kinds;
+}
+
+static void
+test_profile (void)
+{
+  /* the network uses every op; folded into the GEMMs after them, the
+   * LayerNorm + GELUs (all inside MixFFNs) have no dispatch of their own */
+  g_setenv ("LS_VULKAN_FUSE_LN", "0", TRUE);
+  g_assert_cmpint (profiled_kinds (), ==, LS_OP_N_KINDS);
+  g_unsetenv ("LS_VULKAN_FUSE_LN");
+  g_assert_cmpint (profiled_kinds (), ==, LS_OP_N_KINDS - 1);
 }
 
 /* Barriers only where a dispatch depends on an earlier one: independent
@@ -777,7 +880,9 @@ test_profile (void)
  * lavapipe at 64x64 (scheduled / planned order / before per-node scratch):
  * tiny config 118 dispatches, 94 / 97 / 97 barriers; with every GEMM split
  * in 3, 166 dispatches, 120 / 138 / 156; full config 212 dispatches,
- * 165 / 178 / 191. */
+ * 165 / 178 / 191. Since then the Linears around the attention were folded
+ * (full config: 204 dispatches, 159 barriers) and LayerNorms folded into
+ * the GEMMs that read them (174 and 129; vk-fuse.c). */
 static int
 network_barriers (const char *reorder, const char *split_k, int *dispatches)
 {
@@ -831,12 +936,7 @@ test_barriers_qkv (void)
   int x = op_tensor (t, 37, 600);
   for (int i = 0; i < 3; i++) {
     int y = op_tensor (t, 37, 23);
-    LsNode *node = op_node (t, LS_OP_LINEAR, "qkv", 1, &x, y);
-    node->w = op_weights (t, (gsize) 23 * 600, -0.5, 0.5);
-    node->b = op_weights (t, 23, -1, 1);
-    node->in = 600;
-    node->out = 23;
-    node->ldw = 600;
+    op_linear (t, x, y, 600, 23, FALSE);
     expect (t, y, TOL_GEMM);
   }
   VkCounts counts = op_test_check (t, 0);
@@ -884,6 +984,8 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/op/conv-patch", test_conv_patch);
   g_test_add_func ("/vulkan/op/layernorm", test_layernorm);
   g_test_add_func ("/vulkan/op/layernorm-gelu", test_layernorm_gelu);
+  g_test_add_func ("/vulkan/op/layernorm-fused", test_ln_fused);
+  g_test_add_func ("/vulkan/op/layernorm-not-fused", test_ln_not_fused);
   g_test_add_func ("/vulkan/op/dwconv3x3-skip", test_dwconv);
   g_test_add_func ("/vulkan/op/attn-context", test_attn_context);
   g_test_add_func ("/vulkan/op/attn-apply", test_attn_apply);
