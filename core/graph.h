@@ -32,8 +32,9 @@ typedef enum {
    * in place, then the context dst[C, Cv] = softmax_N(K)^T V, V = src[1]
    * [N, Cv] (Cv != C when the value Linear is folded; network.c). */
   LS_OP_ATTN_CONTEXT,
-  /* Second half: softmaxes Q = src[0] [N, C] over channels in place, then
-   * dst[N, Cg] (+)= softmax_C(Q) G, G = src[1] [C, Cg]. */
+  /* Second half: dst[N, Cg] (+)= softmax_C(Q) G, Q = src[0] [N, C] with
+   * the softmax over its channels, G = src[1] [C, Cg]. Q is left undefined
+   * (the CPU backend softmaxes it in place, the Vulkan one on load). */
   LS_OP_ATTN_APPLY,
   /* ISCF: dst[C, C] = SE fusion of the contexts src[0..nsrc-1]. */
   LS_OP_ISCF_FUSE,

@@ -1,5 +1,7 @@
 #version 450
-// Efficient attention (and ISCF) application: dst[N, C] (+)= q G, q the
-// channel-softmaxed queries (effattn_softmax_channels.comp), G the context.
+// Efficient attention (and ISCF) application: dst[N, Cg] (+)= softmax_C(Q) G,
+// G the context, with the query softmax over each token's channels taken
+// as Q is loaded (row statistics in gemm_fetch.glsl): no pass of its own.
 #include "common.glsl"
+#define QUERY_SOFTMAX_A
 #include "gemm.glsl"

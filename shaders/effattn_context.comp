@@ -3,5 +3,5 @@
 // softmax applied as K is loaded (statistics in src2). Split-K over the
 // tokens: the product is only C x C, but sums over all N tokens.
 #include "common.glsl"
-#define SOFTMAX_A
+#define KEY_SOFTMAX_A
 #include "gemm.glsl"

@@ -14,12 +14,16 @@
 // Slot s of B: with TRANS_B (k contiguous) n = s / (BK/4), k = 4 (s % (BK/4));
 // without (n contiguous) k = s / (BN/4), n = 4 (s % (BN/4)).
 //
-// A is transformed as it is loaded (a_value): by the key softmax in the
-// attention context (SOFTMAX_A), or, with GEMM_LN_A, by the LayerNorm
-// whose output a Linear would otherwise read: A's rows are the LayerNorm's
-// input, gamma is in binding 3 and beta in binding 5, and GEMM_LN_GELU adds
-// the exact-erf GELU. The LayerNorm then needs no dispatch and no barrier
-// of its own (core/vulkan/vk-fuse.c says when the host does this).
+// A is transformed as it is loaded (a_value), so that no pass of its own
+// (a dispatch and a barrier) computes it first:
+// - KEY_SOFTMAX_A (attention context, A = K^T): softmax over the tokens,
+//   statistics from effattn_softmax_tokens.comp in binding 3;
+// - QUERY_SOFTMAX_A (attention apply, A = Q): softmax over each row's
+//   channels, statistics from row_stats below;
+// - GEMM_LN_A: the LayerNorm whose output a Linear would otherwise read:
+//   A's rows are the LayerNorm's input, gamma is in binding 3 and beta in
+//   binding 5, statistics from row_stats; GEMM_LN_GELU adds the exact-erf
+//   GELU (core/vulkan/vk-fuse.c says when the host does this).
 //
 // The including kernel declares BM, BN, BK and its workgroup size WG first.
 //
@@ -49,58 +53,80 @@ layout(push_constant) uniform Params {
   uint M, N, K, lda, ldb, ldc, flags, k_chunk;
 } pc;
 
-// LayerNorm statistics of the workgroup's BM rows of A (GEMM_LN_A)
-shared float ln_mean[BM], ln_rstd[BM];
-shared float ln_red[2u * WG];
+// Statistics of the workgroup's BM rows of A: LayerNorm mean and 1 / std,
+// or softmax max and 1 / sum
+shared float row_a[BM], row_b[BM];
+shared float row_red[2u * WG];
 
-// The mean and 1 / std of rows tile_m .. tile_m + BM - 1 of A over all K
-// columns (split-K or not), as layernorm.glsl takes them: two passes, the
-// second with the Chan-Golub-LeVeque correction. P consecutive invocations
-// share a row, reading consecutive columns; their partial sums meet in
-// ln_red. Called by every invocation at the start of the kernel.
-void ln_row_stats (uint tid, uint tile_m)
+// The statistics of rows tile_m .. tile_m + BM - 1 of A over all K columns
+// (split-K or not), taken as layernorm.glsl and the CPU backend take them:
+// a first pass for the mean (or the max), a second for the deviations
+// with the Chan-Golub-LeVeque correction (or the sum of exponentials). P
+// consecutive invocations share a row, reading consecutive columns; their
+// partial results meet in row_red. Called by every invocation at the start
+// of the kernel.
+void row_stats (uint tid, uint tile_m)
 {
+#if defined(KEY_SOFTMAX_A)
+  return;                                      // its statistics come precomputed
+#endif
+#if defined(QUERY_SOFTMAX_A)
+  const bool ln = false;
+#else
   if ((pc.flags & GEMM_LN_A) == 0u)
     return;                                    // uniform: the same flags everywhere
+  const bool ln = true;
+#endif
+  const float lowest = -3.402823466e38;
   const uint P = max (WG / BM, 1u), ROWS = WG / P;   // rows per pass
   for (uint r0 = 0u; r0 < BM; r0 += ROWS) {
     uint r = r0 + tid / P, p = tid % P, gm = tile_m + r;
     bool live = tid < ROWS * P && r < BM && gm < pc.M;
     uint row = gm * pc.lda;
 
-    float s = 0.0;
+    float s = ln ? 0.0 : lowest;
     if (live)
       for (uint k = p; k < pc.K; k += P)
-        s += src0[row + k];
-    ln_red[tid] = s;
+        s = ln ? s + src0[row + k] : max (s, src0[row + k]);
+    row_red[tid] = s;
     barrier ();
-    float mean = 0.0;
+    float first = ln ? 0.0 : lowest;         // mean, or max
     if (live) {
       for (uint i = 0u; i < P; i++)
-        mean += ln_red[tid - p + i];
-      mean /= float (pc.K);
+        first = ln ? first + row_red[tid - p + i] : max (first, row_red[tid - p + i]);
+      if (ln)
+        first /= float (pc.K);
     }
     barrier ();
 
     float sd = 0.0, sd2 = 0.0;
     if (live)
       for (uint k = p; k < pc.K; k += P) {
-        float d = src0[row + k] - mean;
-        sd += d;
-        sd2 += d * d;
+        float d = src0[row + k] - first;
+        if (ln) {
+          sd += d;
+          sd2 += d * d;
+        } else {
+          sd += ls_exp (d);
+        }
       }
-    ln_red[2u * tid] = sd;
-    ln_red[2u * tid + 1u] = sd2;
+    row_red[2u * tid] = sd;
+    row_red[2u * tid + 1u] = sd2;
     barrier ();
     if (live && p == 0u) {
       float a = 0.0, b = 0.0;
       for (uint i = 0u; i < P; i++) {
-        a += ln_red[2u * (tid + i)];
-        b += ln_red[2u * (tid + i) + 1u];
+        a += row_red[2u * (tid + i)];
+        b += row_red[2u * (tid + i) + 1u];
       }
-      float lo = a / float (pc.K);
-      ln_mean[r] = mean + lo;
-      ln_rstd[r] = 1.0 / sqrt (max ((b - a * lo) / float (pc.K), 0.0) + 1e-5);
+      if (ln) {
+        float lo = a / float (pc.K);
+        row_a[r] = first + lo;
+        row_b[r] = 1.0 / sqrt (max ((b - a * lo) / float (pc.K), 0.0) + 1e-5);
+      } else {
+        row_a[r] = first;
+        row_b[r] = 1.0 / a;
+      }
     }
     barrier ();
   }
@@ -109,14 +135,15 @@ void ln_row_stats (uint tid, uint tile_m)
 // A(m, k) as the GEMM multiplies it; r = m - tile_m
 float a_value (float v, uint m, uint r, uint k)
 {
-#ifdef SOFTMAX_A
-  // softmax over tokens of column m of K, statistics from
-  // effattn_softmax_tokens.comp in src2: max at [m], 1 / sum at [M + m]
+#if defined(KEY_SOFTMAX_A)
+  // softmax over tokens of column m of K: max at src2[m], 1 / sum at [M + m]
   return ls_exp (v - src2[m]) * src2[pc.M + m];
+#elif defined(QUERY_SOFTMAX_A)
+  return ls_exp (v - row_a[r]) * row_b[r];
 #else
   if ((pc.flags & GEMM_LN_A) == 0u)
     return v;
-  float y = (v - ln_mean[r]) * ln_rstd[r] * src2[k] + aux2[k];
+  float y = (v - row_a[r]) * row_b[r] * src2[k] + aux2[k];
   return (pc.flags & GEMM_LN_GELU) != 0u ? ls_gelu (y) : y;
 #endif
 }

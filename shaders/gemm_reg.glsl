@@ -80,7 +80,7 @@ void main ()
   uint tile_m = gl_WorkGroupID.y * BM, tile_n = gl_WorkGroupID.x * BN;
   uint kbegin = gl_WorkGroupID.z * pc.k_chunk;
   uint kend = min (pc.K, kbegin + pc.k_chunk);
-  ln_row_stats (tid, tile_m);
+  row_stats (tid, tile_m);
 
   vec4 acc[TM * TN / 4u];
   for (uint i = 0u; i < TM * TN / 4u; i++)

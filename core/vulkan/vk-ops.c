@@ -383,16 +383,10 @@ plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **
 static gboolean
 plan_attn_apply (LsVkPlan *plan, int node_index, const LsNode *node, GError **error)
 {
+  /* the query softmax is taken as Q is loaded (effattn_apply.comp): Q
+   * itself stays as it was */
   const LsTensor *q = ls_graph_get_tensor (plan->graph, node->src[0]);
   LsVkRange qr = ls_vk_plan_tensor (plan, node->src[0]);
-
-  LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_EFFATTN_SOFTMAX_CHANNELS, node_index);
-  d->bind[0] = qr;
-  d->writes = 1;
-  uint32_t push[] = { (uint32_t) q->n, (uint32_t) q->c };
-  ls_vk_dispatch_push (d, push, sizeof push);
-  ls_vk_dispatch_groups_flat (d, (guint64) q->n);
-
   const LsTensor *dst = ls_graph_get_tensor (plan->graph, node->dst);
   const uint32_t cg = (uint32_t) ls_graph_get_tensor (plan->graph, node->src[1])->c;
   Gemm g = {

@@ -43,9 +43,6 @@ static const uint32_t effattn_softmax_tokens_spv[] =
 static const uint32_t effattn_context_spv[] =
 #include "effattn_context.spv.h"
 ;
-static const uint32_t effattn_softmax_channels_spv[] =
-#include "effattn_softmax_channels.spv.h"
-;
 static const uint32_t effattn_apply_spv[] =
 #include "effattn_apply.spv.h"
 ;
@@ -93,7 +90,6 @@ const LsShaderCode ls_vk_shader_code[LS_N_SHADERS] = {
   SHADER (LS_SHADER_GEMM_REDUCE, gemm_reduce),
   SHADER (LS_SHADER_EFFATTN_SOFTMAX_TOKENS, effattn_softmax_tokens),
   SHADER (LS_SHADER_EFFATTN_CONTEXT, effattn_context),
-  SHADER (LS_SHADER_EFFATTN_SOFTMAX_CHANNELS, effattn_softmax_channels),
   SHADER (LS_SHADER_EFFATTN_APPLY, effattn_apply),
   SHADER (LS_SHADER_ISCF_MEAN, iscf_mean),
   SHADER (LS_SHADER_ISCF_SE, iscf_se),

@@ -596,7 +596,7 @@ run_attn_apply (int n, int c, int cg, gboolean accumulate)
   int y = op_tensor (t, n, cg);
   LsNode *node = op_node (t, LS_OP_ATTN_APPLY, "apply", 2, (const int[]) { q, g }, y);
   node->accumulate = accumulate;
-  expect (t, q, TOL_ELEMENTWISE);    /* softmaxed in place by both */
+  t->ignore[q] = TRUE;               /* softmaxed in place on the CPU, on load on the GPU */
   expect (t, y, TOL_GEMM);
   op_test_check (t, 0);
 }
@@ -881,8 +881,9 @@ test_profile (void)
  * tiny config 118 dispatches, 94 / 97 / 97 barriers; with every GEMM split
  * in 3, 166 dispatches, 120 / 138 / 156; full config 212 dispatches,
  * 165 / 178 / 191. Since then the Linears around the attention were folded
- * (full config: 204 dispatches, 159 barriers) and LayerNorms folded into
- * the GEMMs that read them (174 and 129; vk-fuse.c). */
+ * (full config: 204 dispatches, 159 barriers), LayerNorms folded into
+ * the GEMMs that read them (174 and 129; vk-fuse.c), and the query softmax
+ * taken on load (165 and 129; tiny config 91 dispatches, 78 / 78 barriers). */
 static int
 network_barriers (const char *reorder, const char *split_k, int *dispatches)
 {
@@ -914,7 +915,9 @@ test_barriers (void)
   g_assert_cmpint (dispatches, ==, planned_dispatches);
   g_assert_cmpint (barriers, >, 0);
   g_assert_cmpint (barriers, <, dispatches);
-  g_assert_cmpint (barriers, <, planned);
+  /* unsplit, the planned order is already level by level here (the query
+   * softmax, which the schedule used to move, is taken on load now) */
+  g_assert_cmpint (barriers, <=, planned);
   /* every GEMM split in 3: one more dispatch (the reduce) per GEMM, but
    * independent GEMMs and reduces share barriers */
   int split_dispatches = 0, split_planned_dispatches = 0;
