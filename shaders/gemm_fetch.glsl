@@ -17,7 +17,8 @@
 // A is transformed as it is loaded (a_value), so that no pass of its own
 // (a dispatch and a barrier) computes it first:
 // - KEY_SOFTMAX_A (attention context, A = K^T): softmax over the tokens,
-//   statistics from effattn_softmax_tokens.comp in binding 3;
+//   statistics merged by row_stats from the per-chunk pairs that
+//   effattn_softmax_tokens.comp leaves in binding 3;
 // - QUERY_SOFTMAX_A (attention apply, A = Q): softmax over each row's
 //   channels, statistics from row_stats below;
 // - GEMM_LN_A: the LayerNorm whose output a Linear would otherwise read:
@@ -51,6 +52,7 @@ layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; 
 
 layout(push_constant) uniform Params {
   uint M, N, K, lda, ldb, ldc, flags, k_chunk;
+  uint a_chunks;    // KEY_SOFTMAX_A: token chunks of effattn_softmax_tokens.comp
 } pc;
 
 // Statistics of the workgroup's BM rows of A: LayerNorm mean and 1 / std,
@@ -59,16 +61,38 @@ shared float row_a[BM], row_b[BM];
 shared float row_red[2u * WG];
 
 // The statistics of rows tile_m .. tile_m + BM - 1 of A over all K columns
-// (split-K or not), taken as layernorm.glsl and the CPU backend take them:
-// a first pass for the mean (or the max), a second for the deviations
-// with the Chan-Golub-LeVeque correction (or the sum of exponentials). P
-// consecutive invocations share a row, reading consecutive columns; their
-// partial results meet in row_red. Called by every invocation at the start
-// of the kernel.
+// (split-K or not). For the keys, merged from the token chunks' pairs. For
+// the queries and LayerNorms, taken as the CPU backend (and layernorm.glsl)
+// takes them: a first pass for the max (or the mean), a second for the sum
+// of exponentials (or the deviations, with the Chan-Golub-LeVeque
+// correction). P consecutive invocations share a row, reading consecutive
+// columns; their partial results meet in row_red. Called by every
+// invocation at the start of the kernel.
 void row_stats (uint tid, uint tile_m)
 {
+  const uint P = max (WG / BM, 1u), ROWS = WG / P;   // rows per pass
 #if defined(KEY_SOFTMAX_A)
-  return;                                      // its statistics come precomputed
+  // the keys: row m of A is channel m of K; merge its chunks' (max, sum)
+  // pairs, src2 [a_chunks, M, 2], P invocations a channel
+  for (uint r0 = 0u; r0 < BM; r0 += ROWS) {
+    uint r = r0 + tid / P, p = tid % P, gm = tile_m + r;
+    bool live = tid < ROWS * P && r < BM && gm < pc.M;
+    float mx = 0.0, sum = 0.0;
+    if (live)
+      for (uint c = p; c < pc.a_chunks; c += P)
+        ls_softmax_merge (mx, sum, src2[(c * pc.M + gm) * 2u], src2[(c * pc.M + gm) * 2u + 1u]);
+    row_red[2u * tid] = mx;
+    row_red[2u * tid + 1u] = sum;
+    barrier ();
+    if (live && p == 0u) {
+      for (uint i = 1u; i < P; i++)
+        ls_softmax_merge (mx, sum, row_red[2u * (tid + i)], row_red[2u * (tid + i) + 1u]);
+      row_a[r] = mx;
+      row_b[r] = 1.0 / sum;
+    }
+    barrier ();
+  }
+  return;
 #endif
 #if defined(QUERY_SOFTMAX_A)
   const bool ln = false;
@@ -78,7 +102,6 @@ void row_stats (uint tid, uint tile_m)
   const bool ln = true;
 #endif
   const float lowest = -3.402823466e38;
-  const uint P = max (WG / BM, 1u), ROWS = WG / P;   // rows per pass
   for (uint r0 = 0u; r0 < BM; r0 += ROWS) {
     uint r = r0 + tid / P, p = tid % P, gm = tile_m + r;
     bool live = tid < ROWS * P && r < BM && gm < pc.M;
@@ -135,10 +158,7 @@ void row_stats (uint tid, uint tile_m)
 // A(m, k) as the GEMM multiplies it; r = m - tile_m
 float a_value (float v, uint m, uint r, uint k)
 {
-#if defined(KEY_SOFTMAX_A)
-  // softmax over tokens of column m of K: max at src2[m], 1 / sum at [M + m]
-  return ls_exp (v - src2[m]) * src2[pc.M + m];
-#elif defined(QUERY_SOFTMAX_A)
+#if defined(KEY_SOFTMAX_A) || defined(QUERY_SOFTMAX_A)
   return ls_exp (v - row_a[r]) * row_b[r];
 #else
   if ((pc.flags & GEMM_LN_A) == 0u)

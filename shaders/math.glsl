@@ -52,3 +52,19 @@ float ls_gelu (float x)
 {
   return 0.5 * x * (1.0 + ls_erf (x * 0.70710678118654752));
 }
+
+// Online softmax statistics: (m, s) with s = sum exp(x - m) over the values
+// seen; merging two rescales the sum of the smaller max. (0, 0) is empty.
+void ls_softmax_merge (inout float m, inout float s, float m2, float s2)
+{
+  if (s2 == 0.0)
+    return;
+  if (s == 0.0) {
+    m = m2;
+    s = s2;
+    return;
+  }
+  float mx = max (m, m2);
+  s = s * ls_exp (m - mx) + s2 * ls_exp (m2 - mx);
+  m = mx;
+}

@@ -69,8 +69,9 @@ enum {
 typedef struct {
   LsShaderId shader;
   uint32_t m, n, k, lda, ldb, ldc, flags;
-  /* stats: the key softmax's statistics, or with GEMM_LN_A the LayerNorm's
-   * gamma (and ln_beta its beta) */
+  uint32_t a_chunks;           /* the key softmax's token chunks */
+  /* stats: the key softmax's per-chunk statistics, or with GEMM_LN_A the
+   * LayerNorm's gamma (and ln_beta its beta) */
   LsVkRange a, b, c, bias, stats, ln_beta;
   /* a Linear: B is this weight (b_floats floats), placed by plan_gemm as
    * fp16 for the fp32 kernels when LsVkCaps.fp16_weights, else fp32 (the
@@ -266,7 +267,7 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   if (splits == 1) {
     d->bind[0] = g->c;
     d->bind[4] = g->bias;
-    uint32_t push[] = { g->m, g->n, g->k, g->lda, g->ldb, g->ldc, flags, k_chunk };
+    uint32_t push[] = { g->m, g->n, g->k, g->lda, g->ldb, g->ldc, flags, k_chunk, g->a_chunks };
     ls_vk_dispatch_push (d, push, sizeof push);
     return TRUE;
   }
@@ -274,7 +275,7 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   d->bind[0] = partials;
   uint32_t push[] = {
     g->m, g->n, g->k, g->lda, g->ldb, g->n,
-    flags & ~(uint32_t) (GEMM_ACCUMULATE | GEMM_BIAS), k_chunk,
+    flags & ~(uint32_t) (GEMM_ACCUMULATE | GEMM_BIAS), k_chunk, g->a_chunks,
   };
   ls_vk_dispatch_push (d, push, sizeof push);
 
@@ -340,31 +341,23 @@ plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **
   const uint32_t n = (uint32_t) k->n, c = (uint32_t) k->c;
   const uint32_t cv = (uint32_t) ls_graph_get_tensor (plan->graph, node->src[1])->c;
 
-  /* key softmax statistics: partial (max, sum) per token chunk, merged */
+  /* key softmax statistics: a (max, sum) pair per channel and token chunk;
+   * the context GEMM merges its channels' pairs before it starts */
   uint32_t channel_groups = LS_VK_DIV_UP (c, 64);
   uint32_t chunks = (uint32_t) CLAMP (LS_VK_DIV_UP (busy_groups (plan->caps), channel_groups),
                                       1, 256);
   uint32_t chunk_rows = MAX (64, LS_VK_DIV_UP (n, chunks));
   chunks = LS_VK_DIV_UP (n, chunk_rows);
   LsVkRange partials = ls_vk_plan_scratch (plan, (gsize) chunks * c * 2);
-  LsVkRange stats = ls_vk_plan_scratch (plan, (gsize) c * 2);
 
   LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_EFFATTN_SOFTMAX_TOKENS, node_index);
   d->bind[0] = partials;
   d->bind[1] = ls_vk_plan_tensor (plan, node->src[0]);
   d->writes = 1;
-  uint32_t push0[] = { n, c, chunks, chunk_rows, 0 };
-  ls_vk_dispatch_push (d, push0, sizeof push0);
+  uint32_t push[] = { n, c, chunk_rows };
+  ls_vk_dispatch_push (d, push, sizeof push);
   d->groups[0] = channel_groups;
   d->groups[1] = chunks;
-
-  d = ls_vk_plan_add (plan, LS_SHADER_EFFATTN_SOFTMAX_TOKENS, node_index);
-  d->bind[0] = stats;
-  d->bind[1] = partials;
-  d->writes = 1;
-  uint32_t push1[] = { n, c, chunks, chunk_rows, 1 };
-  ls_vk_dispatch_push (d, push1, sizeof push1);
-  d->groups[0] = LS_VK_DIV_UP (c, 256);
 
   /* G = softmax_N(K)^T V: A = K transposed, split-K over the tokens */
   Gemm g = {
@@ -375,7 +368,8 @@ plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **
     .a = ls_vk_plan_tensor (plan, node->src[0]),
     .b = ls_vk_plan_tensor (plan, node->src[1]),
     .c = ls_vk_plan_tensor (plan, node->dst),
-    .stats = stats,
+    .stats = partials,
+    .a_chunks = chunks,
   };
   return plan_gemm (plan, node_index, &g, error);
 }
