@@ -10,7 +10,8 @@
 # (validation split cut from real, never from isic-test), each with --time-budget and
 # --fit-budget so that the whole script ends within BUDGET_SECONDS:
 #   (a) the published config 128,320,512 / 2,2,2 at 224 -> $OUT/lesionseg-base.safetensors
-#   (b) SMALL_DIMS / SMALL_LAYERS (default 32,64,128 / 1,1,1) -> $OUT/lesionseg-small.safetensors
+#   (b) SMALL_DIMS / SMALL_LAYERS (default 48,96,192 / 1,1,1, the bundled small model)
+#       -> $OUT/lesionseg-small.safetensors
 # Back in $OUT: the two F16 models (a model over 15 MiB in parts, see the end),
 # train-base.log, train-small.log, summary-base.json, summary-small.json.
 # Checkpoints stay in $WORK.
@@ -22,7 +23,7 @@ OUT=${OUT:-out}
 WORK=${WORK:-/tmp/lesionseg-train}
 BASE_DIMS=${BASE_DIMS:-128,320,512}      # override only for a dry run on a CPU
 BASE_LAYERS=${BASE_LAYERS:-2,2,2}
-SMALL_DIMS=${SMALL_DIMS:-32,64,128}
+SMALL_DIMS=${SMALL_DIMS:-48,96,192}
 SMALL_LAYERS=${SMALL_LAYERS:-1,1,1}
 SIZE=${SIZE:-224}
 PY=${PYTHON:-python3}
