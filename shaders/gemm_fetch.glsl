@@ -1,6 +1,6 @@
-// Global -> register staging shared by the register-blocked fp32 GEMM
-// (gemm_reg.glsl) and the cooperative-matrix GEMM (gemm_coopmat.glsl):
-// the same operands, flags and push constants as gemm.glsl.
+// What the three GEMM kernels (gemm.glsl, gemm_reg.glsl, gemm_coopmat.glsl)
+// share: operands, flags and push constants, the loads from global memory,
+// the transforms of A on load, and the epilogue (store_c).
 //
 // A BK-deep slab of an operand is cut into "slots" of 4 elements that are
 // consecutive along the operand's contiguous dimension; invocation tid
