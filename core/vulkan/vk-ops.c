@@ -107,7 +107,8 @@ tile_fits (LsVkGemmKernel kernel, const LsVkCaps *caps, const GemmTile *t)
              + (t->bm / t->tm) * (t->bn / t->tn) * caps->coopmat_m * caps->coopmat_n * 4;
     break;
   }
-  /* every kernel: the LayerNorm statistics of GEMM_LN_A (gemm_fetch.glsl) */
+  /* every kernel: row statistics for the transforms of A on load (row_stats
+   * in gemm_fetch.glsl: two floats a row, two an invocation) */
   shared += (2 * t->bm + 2 * invocations) * 4;
   return invocations <= caps->max_invocations && invocations <= caps->max_group_size[0]
          && shared <= caps->max_shared_memory;

@@ -59,7 +59,7 @@ def paint_out_lesions(x, y):
     image turned by 180 degrees. @x: [B,3,H,W] floats in [0,255]. Zooming out
     with this as the padding shows more skin and no mirrored copies of the
     lesion, which reflection padding makes and which real images never have."""
-    b, _, h, w = x.shape
+    h, w = x.shape[-2:]
     # grown by 3% of the side: the fuzzy border, and pigment the outline missed
     k = 2 * max(1, int(0.03 * max(h, w))) + 1
     halo = F.max_pool2d(y, k, stride=1, padding=k // 2)
