@@ -156,7 +156,7 @@ void row_stats (uint tid, uint tile_m)
 }
 
 // A(m, k) as the GEMM multiplies it; r = m - tile_m
-float a_value (float v, uint m, uint r, uint k)
+float a_value (float v, uint r, uint k)
 {
 #if defined(KEY_SOFTMAX_A) || defined(QUERY_SOFTMAX_A)
   return ls_exp (v - row_a[r]) * row_b[r];
@@ -193,12 +193,12 @@ vec4 fetch_a (uint s, uint tile_m, uint k0, uint kend)
     if (gk < kend && gm < pc.M) {
       if (trans) {
         v = src0_v4[(gk * pc.lda + gm) / 4u];
-        v = vec4 (a_value (v.x, gm, mk.x, gk), a_value (v.y, gm + 1u, mk.x + 1u, gk),
-                  a_value (v.z, gm + 2u, mk.x + 2u, gk), a_value (v.w, gm + 3u, mk.x + 3u, gk));
+        v = vec4 (a_value (v.x, mk.x, gk), a_value (v.y, mk.x + 1u, gk),
+                  a_value (v.z, mk.x + 2u, gk), a_value (v.w, mk.x + 3u, gk));
       } else {
         v = src0_v4[(gm * pc.lda + gk) / 4u];
-        v = vec4 (a_value (v.x, gm, mk.x, gk), a_value (v.y, gm, mk.x, gk + 1u),
-                  a_value (v.z, gm, mk.x, gk + 2u), a_value (v.w, gm, mk.x, gk + 3u));
+        v = vec4 (a_value (v.x, mk.x, gk), a_value (v.y, mk.x, gk + 1u),
+                  a_value (v.z, mk.x, gk + 2u), a_value (v.w, mk.x, gk + 3u));
       }
     }
     return v;
@@ -206,7 +206,7 @@ vec4 fetch_a (uint s, uint tile_m, uint k0, uint kend)
   for (uint j = 0u; j < 4u; j++) {
     uint m = trans ? gm + j : gm, k = trans ? gk : gk + j;
     if (k < kend && m < pc.M)
-      v[j] = a_value (trans ? src0[k * pc.lda + m] : src0[m * pc.lda + k], m, m - tile_m, k);
+      v[j] = a_value (trans ? src0[k * pc.lda + m] : src0[m * pc.lda + k], m - tile_m, k);
   }
   return v;
 }

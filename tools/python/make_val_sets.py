@@ -29,29 +29,35 @@ from lesionseg_train.augment import fade_lesions, paint_out_lesions  # noqa: E40
 from lesionseg_train.data import list_pairs, split_val  # noqa: E402
 
 
-def zoom_out(img, mask, zoom):
+def as_batch(img, mask):
+    """HWC uint8 image and HW mask -> the [1,3,H,W] floats and [1,1,H,W] 0/1
+    mask that train.py's augmentations take."""
+    return (torch.tensor(img).permute(2, 0, 1)[None].float(),
+            torch.tensor(mask > 127)[None, None].float())
+
+
+def as_uint8(x):
+    """[1,3,H,W] floats in [0,255] -> HWC uint8"""
+    return x[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+
+
+def zoom_out(img, mask, x, y, zoom):
     """Pad to 1/zoom of the size, then shrink back: the content (and the lesion)
     covers zoom^2 of the area. The padding is the image reflected with its lesion
     painted out (train.py's --pad skin), so that no mirrored copy of the lesion
-    appears; the mask is padded with background."""
+    appears; the mask is padded with background. (x, y): as_batch (img, mask)."""
     h, w = mask.shape
     ph, pw = round(h * (1 / zoom - 1) / 2), round(w * (1 / zoom - 1) / 2)
-    x = torch.tensor(img).permute(2, 0, 1)[None].float()
-    y = torch.tensor(mask > 127)[None, None].float()
-    skin = paint_out_lesions(x, y)[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
-    big = np.pad(skin, ((ph, ph), (pw, pw), (0, 0)), mode="reflect")
+    big = np.pad(as_uint8(paint_out_lesions(x, y)), ((ph, ph), (pw, pw), (0, 0)), mode="reflect")
     big[ph:ph + h, pw:pw + w] = img
     big_mask = np.pad(mask, ((ph, ph), (pw, pw)))
     return (Image.fromarray(big).resize((w, h), Image.BILINEAR),
             Image.fromarray(big_mask).resize((w, h), Image.NEAREST))
 
 
-def fade(img, mask, amount):
+def fade(x, y, amount):
     """The lesion @amount of the way to the skin colour, as train.py's --fade."""
-    x = torch.tensor(img).permute(2, 0, 1)[None].float()
-    y = torch.tensor(mask > 127)[None, None].float()
-    out = fade_lesions(x, y, torch.tensor([amount]))
-    return Image.fromarray(out[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy())
+    return Image.fromarray(as_uint8(fade_lesions(x, y, torch.tensor([amount]))))
 
 
 def main():
@@ -86,10 +92,11 @@ def main():
         img = np.asarray(Image.open(img_path).convert("RGB"))
         mask = np.asarray(Image.open(mask_path).convert("L"))
         areas.append(float((mask > 127).mean()))
-        zimg, zmask = zoom_out(img, mask, a.zoom)
+        x, y = as_batch(img, mask)
+        zimg, zmask = zoom_out(img, mask, x, y, a.zoom)
         for sub, im, m in (("val", Image.fromarray(img), Image.fromarray(mask)),
                            ("val-zoom", zimg, zmask),
-                           ("val-fade", fade(img, mask, a.fade), Image.fromarray(mask))):
+                           ("val-fade", fade(x, y, a.fade), Image.fromarray(mask))):
             im.save(os.path.join(a.out, sub, "images", stem + ".jpg"), quality=95)
             m.save(os.path.join(a.out, sub, "masks", stem + "_segmentation.png"))
     print("%d validation images to %s/val, val-zoom and val-fade; median lesion area %.3f, "
