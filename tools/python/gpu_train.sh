@@ -62,7 +62,7 @@ fi
 # flips / 90-degree and small rotations / aspect / shift / colour jitter, all on the
 # GPU; zoom 0.4-1.3 with skin beyond the image (--pad skin, the default): the
 # test set's median lesion covers 6% of its image against 28% in training, i.e.
-# a zoom of 0.46, and the bundled models lose 0.05 validation Jaccard at a zoom of
+# a zoom of 0.46, and the bundled models lose 0.03-0.04 validation thresholded Jaccard at a zoom of
 # 0.5 (make_val_sets.py); half the lesions faded up to 60% of the way to the skin
 # colour: at half contrast they lose 0.05 validation Dice.
 COMMON=(--data "$DATA/real" ${PRE[@]+"${PRE[@]}"} --size "$SIZE" --epochs "$FT_EPOCHS"
