@@ -38,19 +38,44 @@ G_MESSAGES_DEBUG=lesionseg "$ls" bench --config full --backend vulkan --iters 3 
   || { echo "vulkan backend failed"; exit 1; }
 echo "== lesionseg bench --config full --backend vulkan --profile ($iters iterations)"
 vk=$("$ls" bench --config full --backend vulkan --iters "$iters" --warmup 10 --profile | tee /dev/stderr)
-echo "== the same without folding LayerNorms into the GEMMs (LS_VULKAN_FUSE_LN=0), for comparison"
-unfused=$(LS_VULKAN_FUSE_LN=0 "$ls" bench --config full --backend vulkan --iters "$iters" --warmup 10)
-echo "$unfused" | grep -E '^(median|min)'
 echo "== PyTorch eager CUDA, same model and size"
 pt=$(python3 bench/torch-bench.py --device cuda --iters "$iters" --warmup 10 | tee /dev/stderr)
 
 value() { echo "$1" | grep "^$2" | head -1 | sed -E 's/^[^:]*: *([0-9.]+).*/\1/'; }
 vk_median=$(value "$vk" median)
 pt_median=$(value "$pt" median)
+
+# The plan's choices, each switched in turn, timed on the same card in the same
+# run (the default again last, so drift shows): LayerNorms folded into GEMMs,
+# split-K, the workgroup count taken as "busy" (tile and split-K choice), the
+# fp32 register-blocked GEMM instead of cooperative matrices.
+variant() {  # label, env assignments...
+  local label=$1; shift
+  local out plan
+  out=$(env "$@" G_MESSAGES_DEBUG=lesionseg "$ls" bench --config full --backend vulkan \
+        --iters "$iters" --warmup 10 2>&1)
+  plan=$(echo "$out" | grep -o '[0-9]* dispatches, [0-9]* barriers' | head -1)
+  printf '%-44s %8s ms median %8s ms min   %s\n' "$label" \
+    "$(value "$out" median)" "$(value "$out" min)" "$plan"
+}
+echo "== variants (same card, same run)"
+variants=$(
+  variant "default" LS_VULKAN_NONE=1
+  variant "LayerNorms not folded (FUSE_LN=0)" LS_VULKAN_FUSE_LN=0
+  variant "no split-K (SPLIT_K=1)" LS_VULKAN_SPLIT_K=1
+  variant "busy groups 132 (one per SM)" LS_VULKAN_BUSY_GROUPS=132
+  variant "busy groups 528" LS_VULKAN_BUSY_GROUPS=528
+  variant "busy groups 132, no split-K" LS_VULKAN_BUSY_GROUPS=132 LS_VULKAN_SPLIT_K=1
+  variant "fp32 register-blocked GEMM (COOPMAT=0)" LS_VULKAN_COOPMAT=0
+  variant "dispatches in graph order (REORDER=0)" LS_VULKAN_REORDER=0
+  variant "default, again" LS_VULKAN_NONE=1
+)
+echo "$variants"
+
 echo
 echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
 echo "lesionseg vulkan: $vk_median ms median (target <= 2 ms)"
-echo "lesionseg vulkan, LayerNorms not folded: $(value "$unfused" median) ms median"
 echo "PyTorch eager CUDA: $pt_median ms median"
 awk -v a="$pt_median" -v b="$vk_median" \
   'BEGIN { if (b > 0) printf "speed-up over PyTorch eager (median / median): %.2fx (target >= 3)\n", a / b }'
+echo "$variants"

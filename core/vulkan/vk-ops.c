@@ -114,23 +114,27 @@ tile_fits (LsVkGemmKernel kernel, const LsVkCaps *caps, const GemmTile *t)
          && shared <= caps->max_shared_memory;
 }
 
-/* Workgroups that keep the device busy: a rough count of its cores, since
- * Vulkan does not report one. */
-static guint64
-busy_groups (const LsVkCaps *caps)
-{
-  switch (caps->type) {
-  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 256;
-  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 48;
-  default: return 8;
-  }
-}
-
 static int
 env_int (const char *name, int fallback)
 {
   const char *v = g_getenv (name);
   return v && *v ? atoi (v) : fallback;
+}
+
+/* Workgroups that keep the device busy: a rough count of its cores, since
+ * Vulkan does not report one (LS_VULKAN_BUSY_GROUPS overrides it, so a
+ * benchmark can sweep it on a card at hand). */
+static guint64
+busy_groups (const LsVkCaps *caps)
+{
+  int forced = env_int ("LS_VULKAN_BUSY_GROUPS", 0);
+  if (forced > 0)
+    return (guint64) forced;
+  switch (caps->type) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 256;
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 48;
+  default: return 8;
+  }
 }
 
 static LsVkGemmKernel
