@@ -60,20 +60,12 @@ layout(push_constant) uniform Params {
 shared float row_a[BM], row_b[BM];
 shared float row_red[2u * WG];
 
-// The statistics of rows tile_m .. tile_m + BM - 1 of A over all K columns
-// (split-K or not). For the keys, merged from the token chunks' pairs. For
-// the queries and LayerNorms, taken as the CPU backend (and layernorm.glsl)
-// takes them: a first pass for the max (or the mean), a second for the sum
-// of exponentials (or the deviations, with the Chan-Golub-LeVeque
-// correction). P consecutive invocations share a row, reading consecutive
-// columns; their partial results meet in row_red. Called by every
-// invocation at the start of the kernel.
-void row_stats (uint tid, uint tile_m)
+#if defined(KEY_SOFTMAX_A)
+// The keys: row m of A is channel m of K; merge its token chunks' (max, sum)
+// pairs, src2 [a_chunks, M, 2] (few chunks: P invocations a channel).
+void key_row_stats (uint tid, uint tile_m)
 {
   const uint P = max (WG / BM, 1u), ROWS = WG / P;   // rows per pass
-#if defined(KEY_SOFTMAX_A)
-  // the keys: row m of A is channel m of K; merge its chunks' (max, sum)
-  // pairs, src2 [a_chunks, M, 2], P invocations a channel
   for (uint r0 = 0u; r0 < BM; r0 += ROWS) {
     uint r = r0 + tid / P, p = tid % P, gm = tile_m + r;
     bool live = tid < ROWS * P && r < BM && gm < pc.M;
@@ -92,6 +84,21 @@ void row_stats (uint tid, uint tile_m)
     }
     barrier ();
   }
+}
+#endif
+
+// The statistics of rows tile_m .. tile_m + BM - 1 of A over all K columns
+// (split-K or not). For the keys, merged from the token chunks' pairs. For
+// the queries and LayerNorms, taken as the CPU backend (and layernorm.glsl)
+// takes them: a first pass for the max (or the mean), a second for the sum
+// of exponentials (or the deviations, with the Chan-Golub-LeVeque
+// correction). P consecutive invocations share a row, reading consecutive
+// columns; their partial results meet in row_red. Called by every
+// invocation at the start of the kernel.
+void row_stats (uint tid, uint tile_m)
+{
+#if defined(KEY_SOFTMAX_A)
+  key_row_stats (tid, tile_m);
   return;
 #endif
 #if defined(QUERY_SOFTMAX_A)
@@ -101,6 +108,14 @@ void row_stats (uint tid, uint tile_m)
     return;                                    // uniform: the same flags everywhere
   const bool ln = true;
 #endif
+  // A whole row per 32 invocations (or per workgroup, if smaller), so that
+  // each load instruction reads whole cache lines, with vec4 loads where A
+  // allows them (GEMM_VEC4_A without TRANS_A: K and lda multiples of 4).
+  // (An H100 timed it as it timed a row per two invocations, the keys'
+  // way: the prologue is not what makes folding LayerNorms cost there.)
+  const uint P = min (WG, 32u), ROWS = WG / P;
+  const bool v4 = (pc.flags & (GEMM_VEC4_A | GEMM_TRANS_A)) == GEMM_VEC4_A;
+  const uint step = v4 ? 4u * P : P;
   const float lowest = -3.402823466e38;
   for (uint r0 = 0u; r0 < BM; r0 += ROWS) {
     uint r = r0 + tid / P, p = tid % P, gm = tile_m + r;
@@ -109,8 +124,11 @@ void row_stats (uint tid, uint tile_m)
 
     float s = ln ? 0.0 : lowest;
     if (live)
-      for (uint k = p; k < pc.K; k += P)
-        s = ln ? s + src0[row + k] : max (s, src0[row + k]);
+      for (uint k = v4 ? 4u * p : p; k < pc.K; k += step) {
+        vec4 x = v4 ? src0_v4[(row + k) / 4u] : vec4 (src0[row + k]);
+        s = ln ? s + (v4 ? (x.x + x.y) + (x.z + x.w) : x.x)
+               : max (s, max (max (x.x, x.y), max (x.z, x.w)));
+      }
     row_red[tid] = s;
     barrier ();
     float first = ln ? 0.0 : lowest;         // mean, or max
@@ -124,13 +142,14 @@ void row_stats (uint tid, uint tile_m)
 
     float sd = 0.0, sd2 = 0.0;
     if (live)
-      for (uint k = p; k < pc.K; k += P) {
-        float d = src0[row + k] - first;
+      for (uint k = v4 ? 4u * p : p; k < pc.K; k += step) {
+        vec4 d = (v4 ? src0_v4[(row + k) / 4u] : vec4 (src0[row + k], first, first, first))
+                 - first;
         if (ln) {
-          sd += d;
-          sd2 += d * d;
+          sd += (d.x + d.y) + (d.z + d.w);
+          sd2 += dot (d, d);
         } else {
-          sd += ls_exp (d);
+          sd += v4 ? (ls_exp (d.x) + ls_exp (d.y)) + (ls_exp (d.z) + ls_exp (d.w)) : ls_exp (d.x);
         }
       }
     row_red[2u * tid] = sd;

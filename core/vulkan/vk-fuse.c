@@ -13,10 +13,17 @@
  * lavapipe then records 146 dispatches and 119 barriers instead of 174
  * and 147.
  *
+ * Measured on an H100, that trade loses: the full config ran 4.07 ms a
+ * frame folded and 3.59 ms not (bench/RESULTS.md), the normalisation being
+ * redone by each of a GEMM's column tiles and split-K slices. On lavapipe
+ * the two are even. So a discrete GPU does not fold; other devices do
+ * (integrated GPUs unmeasured: there the saved memory traffic should
+ * count most). LS_VULKAN_FUSE_LN=0 or =1 decides for any device.
+ *
  * The LayerNorm's input must still hold the same values when the last of
  * those GEMMs runs: no node in between may write any byte of it. The arena
  * reuses memory between tensors, so this is checked on arena ranges, not
- * on tensor ids. LS_VULKAN_FUSE_LN=0 turns the fusion off.
+ * on tensor ids.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -84,7 +91,9 @@ ls_vk_plan_fuse (LsVkPlan *plan)
   for (int i = 0; i < n; i++)
     plan->ln_of[i] = -1;
   const char *env = g_getenv ("LS_VULKAN_FUSE_LN");
-  if (env && g_strcmp0 (env, "0") == 0)
+  const gboolean fold = env && *env ? g_strcmp0 (env, "0") != 0
+                                    : plan->caps->type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+  if (!fold)
     return;
 
   for (int i = 0; i < n; i++) {

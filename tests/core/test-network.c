@@ -19,6 +19,7 @@
 #include "model-private.h"
 #include "network.h"
 #include "safetensors.h"
+#include "tmp-dir.h"
 
 static const LsConfig tiny_config = {
   .dims = { 16, 32, 48 }, .layers = { 1, 2, 1 }, .ffn_ratio = 4, .image_size = 64,
@@ -107,27 +108,6 @@ run_python (const char *script, const char *const *args)
              script, error ? error->message : "", out ? out : "", err ? err : "");
 }
 
-static char *
-make_tmp_dir (void)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("lesionseg-test-XXXXXX", &error);
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-remove_tmp_dir (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name (d))) {
-    g_autofree char *path = g_build_filename (dir, name, NULL);
-    g_unlink (path);
-  }
-  g_rmdir (dir);
-}
-
 /* The committed tiny goldens (tests/data/tiny): 1e-4 absolute. */
 static void
 test_tiny_goldens (void)
@@ -144,7 +124,7 @@ test_tiny_goldens (void)
 static Comparison
 compare_with_new_goldens (const char *config, int seed, int height, int width)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = tmp_dir_new ("lesionseg-test-XXXXXX");
   g_autofree char *seed_arg = g_strdup_printf ("%d", seed);
   g_autofree char *height_arg = g_strdup_printf ("%d", height);
   g_autofree char *width_arg = g_strdup_printf ("%d", width);
@@ -154,7 +134,7 @@ compare_with_new_goldens (const char *config, int seed, int height, int width)
   g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
   g_autofree char *io = g_build_filename (dir, "io.safetensors", NULL);
   Comparison cmp = compare_with_golden (model, io);
-  remove_tmp_dir (dir);
+  tmp_dir_remove (dir);
   return cmp;
 }
 
@@ -180,7 +160,7 @@ test_full_config (void)
 static void
 test_converter_round_trip (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = tmp_dir_new ("lesionseg-test-XXXXXX");
   const char *args[] = { "--config", "tiny", "--seed", "5", "--size", "64", "64",
                          "--authors-checkpoint", "-o", dir, NULL };
   run_python ("make_goldens.py", args);
@@ -191,7 +171,7 @@ test_converter_round_trip (void)
   g_autofree char *io = g_build_filename (dir, "io.safetensors", NULL);
   Comparison cmp = compare_with_golden (model, io);
   g_assert_cmpfloat (cmp.max_abs, <=, 1e-4);
-  remove_tmp_dir (dir);
+  tmp_dir_remove (dir);
 }
 
 /* No two tensors alive at the same time share arena memory, and reuse makes

@@ -10,6 +10,7 @@
 #include "dataset.h"
 #include "eval-metrics.h"
 #include "image-io.h"
+#include "tmp-dir.h"
 
 /* 4 x 4: a 2 x 2 lesion and a prediction that half overlaps it */
 static const guint8 truth4[16] = {
@@ -94,7 +95,7 @@ write_png (const char *path, int w, int h, guint8 value, gboolean square)
 static char *
 make_isic_fixture (int n)
 {
-  char *dir = g_dir_make_tmp ("lesionseg-eval-XXXXXX", NULL);
+  char *dir = tmp_dir_new ("lesionseg-eval-XXXXXX");
   g_autofree char *images = g_build_filename (dir, "images", NULL);
   g_autofree char *masks = g_build_filename (dir, "masks", NULL);
   g_mkdir (images, 0755);
@@ -128,12 +129,13 @@ test_dataset_isic (void)
   g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
   g_assert_nonnull (strstr (error->message, "ISIC_0000001_segmentation.png"));
   g_assert_nonnull (strstr (error->message, "ISIC_0000001.png"));
+  tmp_dir_remove (dir);
 }
 
 static void
 test_dataset_ph2 (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("lesionseg-ph2-XXXXXX", NULL);
+  g_autofree char *dir = tmp_dir_new ("lesionseg-ph2-XXXXXX");
   for (int i = 2; i <= 4; i++) {
     g_autofree char *sub = g_strdup_printf ("%s/IMD%03d/IMD%03d_Dermoscopic_Image", dir, i, i);
     g_autofree char *les = g_strdup_printf ("%s/IMD%03d/IMD%03d_lesion", dir, i, i);
@@ -151,16 +153,18 @@ test_dataset_ph2 (void)
   LsDatasetItem *last = g_ptr_array_index (items, 2);
   g_assert_cmpstr (last->name, ==, "IMD004");
   g_assert_true (g_str_has_suffix (last->mask_path, "IMD004_lesion.bmp"));
+  tmp_dir_remove (dir);
 }
 
 static void
 test_dataset_empty (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("lesionseg-empty-XXXXXX", NULL);
+  g_autofree char *dir = tmp_dir_new ("lesionseg-empty-XXXXXX");
   g_autoptr (GError) error = NULL;
   g_assert_null (ls_dataset_list (dir, &error));
   g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
   g_assert_nonnull (strstr (error->message, "no images"));
+  tmp_dir_remove (dir);
 }
 
 /* `lesionseg eval` on the fixture with the tiny test model: every metric
@@ -192,6 +196,7 @@ test_eval_command (void)
   g_auto (GStrv) split = g_strsplit (g_strstrip (rows), "\n", -1);
   g_assert_cmpuint (g_strv_length (split), ==, 5);
   g_assert_true (g_str_has_prefix (split[1], "ISIC_0000000,"));
+  tmp_dir_remove (dir);
 }
 
 int
