@@ -12,6 +12,7 @@
 #   (a) the published config 128,320,512 / 2,2,2 at 224 -> $OUT/lesionseg-base.safetensors
 #   (b) SMALL_DIMS / SMALL_LAYERS (default 48,96,192 / 1,1,1, the bundled small model)
 #       -> $OUT/lesionseg-small.safetensors
+# BATCH (32) and MODELS ("base small") change the batch and which models train.
 # Back in $OUT: the two F16 models (a model over 15 MiB in parts, see the end),
 # train-base.log, train-small.log, summary-base.json, summary-small.json.
 # Checkpoints stay in $WORK.
@@ -26,6 +27,8 @@ BASE_LAYERS=${BASE_LAYERS:-2,2,2}
 SMALL_DIMS=${SMALL_DIMS:-48,96,192}
 SMALL_LAYERS=${SMALL_LAYERS:-1,1,1}
 SIZE=${SIZE:-224}
+BATCH=${BATCH:-32}                       # a step of 32 was launch-bound on an H100
+MODELS=${MODELS:-base small}             # which to train, side by side on the GPU
 PY=${PYTHON:-python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT" "$WORK"
@@ -68,7 +71,7 @@ fi
 COMMON=(--data "$DATA/real" ${PRE[@]+"${PRE[@]}"} --size "$SIZE" --epochs "$FT_EPOCHS"
         --opt adamw --wd 0.05 --sched cosine --warmup 0.05 --dice --aug --zoom-min 0.4
         --fade 0.6 --ema 0.998
-        --clip 1.0 --amp --batch 32 --val-fraction 0.1 --seed 0 --select mean
+        --clip 1.0 --amp --batch "$BATCH" --val-fraction 0.1 --seed 0 --select mean
         --workers 6 --threads 4 --save-interval 90 --fit-budget --export-dtype F16)
 
 ELAPSED=$(( $(date +%s) - T0 ))
@@ -89,11 +92,16 @@ run() {  # name, extra args...: full log in $OUT/train-NAME.log, epoch lines to 
     cp "$WORK/$name/summary.json" "$OUT/summary-$name.json" 2>/dev/null || true
 }
 
-run base --dims "$BASE_DIMS" --layers "$BASE_LAYERS" --pretrain-lr 5e-4 --lr 3e-4 &
-PID_BASE=$!
-run small --dims "$SMALL_DIMS" --layers "$SMALL_LAYERS" --pretrain-lr 2e-3 --lr 1e-3 &
-PID_SMALL=$!
-wait "$PID_BASE" "$PID_SMALL"
+PIDS=()
+for m in $MODELS; do
+    case $m in
+    base) run base --dims "$BASE_DIMS" --layers "$BASE_LAYERS" --pretrain-lr 5e-4 --lr 3e-4 & ;;
+    small) run small --dims "$SMALL_DIMS" --layers "$SMALL_LAYERS" --pretrain-lr 2e-3 --lr 1e-3 & ;;
+    *) echo "gpu_train.sh: unknown model '$m' in MODELS (base, small)" >&2; exit 2 ;;
+    esac
+    PIDS+=($!)
+done
+wait "${PIDS[@]}"
 
 echo "== done in $(( $(date +%s) - T0 ))s"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null || true
