@@ -6,7 +6,8 @@
 #pragma once
 
 #include <glib.h>
-#include <glib/gstdio.h>
+
+#include "tmp-dir.h"
 
 typedef struct {
   char *dir;
@@ -16,9 +17,7 @@ typedef struct {
 static inline void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  f->dir = g_dir_make_tmp ("lesionseg-test-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->dir = tmp_dir_new ("lesionseg-test-XXXXXX");
   f->path = g_build_filename (f->dir, "model.safetensors", NULL);
 }
 
@@ -26,13 +25,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 static inline void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
-  const char *name;
-  while (dir && (name = g_dir_read_name (dir))) {
-    g_autofree char *p = g_build_filename (f->dir, name, NULL);
-    g_assert_cmpint (g_remove (p), ==, 0);
-  }
-  g_assert_cmpint (g_rmdir (f->dir), ==, 0);
+  tmp_dir_remove (f->dir);
   g_free (f->path);
   g_free (f->dir);
 }
