@@ -51,9 +51,10 @@ pt_median=$(value "$pt" median)
 
 # The plan's choices, each switched in turn, timed on the same card in the same
 # run (the default again last, so drift shows): LayerNorms folded into GEMMs
-# (not by default on a discrete GPU),
-# split-K, the workgroup count taken as "busy" (tile and split-K choice), the
-# fp32 register-blocked GEMM instead of cooperative matrices.
+# (not by default on a discrete GPU), split-K, the workgroup count taken as
+# "busy" (tile and split-K choice), the fp32 register-blocked GEMM instead of
+# cooperative matrices, dispatches in graph order. The table is printed once,
+# with the summary.
 variant() {  # label, env assignments...
   local label=$1; shift
   local out plan
@@ -76,7 +77,6 @@ variants=$(
   variant "dispatches in graph order (REORDER=0)" LS_VULKAN_REORDER=0
   variant "default, again" LS_VULKAN_NONE=1
 )
-echo "$variants"
 
 echo
 echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"

@@ -143,6 +143,7 @@ void row_stats (uint tid, uint tile_m)
     float sd = 0.0, sd2 = 0.0;
     if (live)
       for (uint k = v4 ? 4u * p : p; k < pc.K; k += step) {
+        // scalar: one deviation, the other three lanes 0
         vec4 d = (v4 ? src0_v4[(row + k) / 4u] : vec4 (src0[row + k], first, first, first))
                  - first;
         if (ln) {

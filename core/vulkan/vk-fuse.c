@@ -90,10 +90,8 @@ ls_vk_plan_fuse (LsVkPlan *plan)
   plan->ln_of = g_new (int, MAX (n, 1));
   for (int i = 0; i < n; i++)
     plan->ln_of[i] = -1;
-  const char *env = g_getenv ("LS_VULKAN_FUSE_LN");
-  const gboolean fold = env && *env ? g_strcmp0 (env, "0") != 0
-                                    : plan->caps->type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
-  if (!fold)
+  if (!ls_vk_env_int ("LS_VULKAN_FUSE_LN",
+                      plan->caps->type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU))
     return;
 
   for (int i = 0; i < n; i++) {

@@ -114,20 +114,13 @@ tile_fits (LsVkGemmKernel kernel, const LsVkCaps *caps, const GemmTile *t)
          && shared <= caps->max_shared_memory;
 }
 
-static int
-env_int (const char *name, int fallback)
-{
-  const char *v = g_getenv (name);
-  return v && *v ? atoi (v) : fallback;
-}
-
 /* Workgroups that keep the device busy: a rough count of its cores, since
  * Vulkan does not report one (LS_VULKAN_BUSY_GROUPS overrides it, so a
  * benchmark can sweep it on a card at hand). */
 static guint64
 busy_groups (const LsVkCaps *caps)
 {
-  int forced = env_int ("LS_VULKAN_BUSY_GROUPS", 0);
+  int forced = ls_vk_env_int ("LS_VULKAN_BUSY_GROUPS", 0);
   if (forced > 0)
     return (guint64) forced;
   switch (caps->type) {
@@ -160,7 +153,7 @@ choose_tile (LsVkGemmKernel kernel, const LsVkCaps *caps, uint32_t m, uint32_t n
   const int count = kernel == LS_VK_GEMM_TILED ? G_N_ELEMENTS (gemm_tiles)
                     : kernel == LS_VK_GEMM_REG ? G_N_ELEMENTS (reg_tiles)
                     : G_N_ELEMENTS (coopmat_tiles);
-  int forced = env_int ("LS_VULKAN_GEMM_TILE", -1);
+  int forced = ls_vk_env_int ("LS_VULKAN_GEMM_TILE", -1);
   if (forced >= 0 && forced < count && tile_fits (kernel, caps, &tiles[forced]))
     return &tiles[forced];
   const guint64 enough = kernel == LS_VK_GEMM_TILED ? busy_groups (caps) : busy_groups (caps) / 2;
@@ -228,7 +221,7 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
     flags |= GEMM_VEC4_A;
   if (g->ldb % 4 == 0 && ((flags & GEMM_TRANS_B) ? g->k % 4 == 0 : g->n % 4 == 0))
     flags |= GEMM_VEC4_B;
-  if (!env_int ("LS_VULKAN_VEC4", 1))
+  if (!ls_vk_env_int ("LS_VULKAN_VEC4", 1))
     flags &= ~(uint32_t) (GEMM_VEC4_A | GEMM_VEC4_B);
 
   /* Split-K when the output has too few tiles to fill the device and K is
@@ -237,7 +230,7 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   uint32_t splits = 1;
   if (tiles < busy_groups (caps))
     splits = (uint32_t) MIN (LS_VK_DIV_UP (busy_groups (caps), tiles), g->k / 256);
-  splits = (uint32_t) CLAMP (env_int ("LS_VULKAN_SPLIT_K", (int) splits), 1, 64);
+  splits = (uint32_t) CLAMP (ls_vk_env_int ("LS_VULKAN_SPLIT_K", (int) splits), 1, 64);
   uint32_t k_chunk = LS_VK_DIV_UP (LS_VK_DIV_UP (g->k, splits), t->bk) * t->bk;
   splits = MAX (1, LS_VK_DIV_UP (g->k, k_chunk));
 

@@ -237,6 +237,9 @@ LsVkRange     ls_vk_plan_tensor (LsVkPlan *plan, int tensor_id);
 LsVkRange     ls_vk_plan_weight (LsVkPlan *plan, const float *w, gsize floats);
 /* The same weight stored as fp16 (its own copy; range size in bytes). */
 LsVkRange     ls_vk_plan_weight_f16 (LsVkPlan *plan, const float *w, gsize floats);
+/* The integer in environment variable @name (a plan switch, README's
+ * table), or @fallback when it is unset or empty (vk-plan.c). */
+int           ls_vk_env_int (const char *name, int fallback);
 /* IEEE binary16 of @v, rounded to nearest even (vk-plan.c). */
 uint16_t      ls_vk_float_to_half (float v);
 /* Small constants packed by the plan itself (copied). */
