@@ -78,6 +78,35 @@ variants=$(
   variant "default, again" LS_VULKAN_NONE=1
 )
 
+# Each dispatch timed alone (a barrier before every one), written as CSV
+# (core/vulkan/vk-profile.c) to PROFILE_DIR and summed up here: the slowest
+# dispatches with their GEMM shapes and rates, and the time per shader. The
+# GEMM kernels' push constants begin M N K; the rate counts 2 M N K.
+profile_dir=${PROFILE_DIR:-$bundle}
+mkdir -p "$profile_dir"
+dispatch_profile() {  # name, env assignments...
+  local name=$1; shift
+  local csv="$profile_dir/profile-$name.csv"
+  env "$@" LS_VULKAN_PROFILE_SERIAL=1 LS_VULKAN_PROFILE_CSV="$csv" "$ls" bench \
+    --config "${PROFILE_CONFIG:-full}" --backend vulkan --iters 5 --warmup 3 --profile >/dev/null \
+    || { echo "($name: failed)"; return; }
+  echo "-- $name ($csv): the slowest dispatches, each timed alone"
+  awk -F, 'NR > 1 {
+      split($11, p, " ")
+      gemm = $4 ~ /^(gemm|effattn_context|effattn_apply)/ && $4 != "gemm_reduce"
+      shape = gemm ? sprintf("%d x %d x %d", p[1], p[2], p[3]) : ""
+      rate = gemm && $9 > 0 ? sprintf("%.2f TFLOP/s", 2 * p[1] * p[2] * p[3] / ($9 * 1e6)) : ""
+      printf "%9.1f us  %-24s %-36s %5dx%dx%d groups  %-18s %s\n", $9, $4, $2, $5, $6, $7, shape, rate
+    }' "$csv" | sort -rn | head -16
+  echo "-- $name: time per shader, each dispatch alone"
+  awk -F, 'NR > 1 { by[$4] += $9; n[$4]++; all += $9 }
+    END { for (s in by) printf "%9.1f us  %-24s %d dispatches\n", by[s], s, n[s]
+          printf "%9.1f us  %-24s %d dispatches\n", all, "(all)", NR - 1 }' "$csv" | sort -rn
+}
+echo "== per-dispatch profiles (serial)"
+dispatch_profile default LS_VULKAN_NONE=1
+dispatch_profile coopmat0 LS_VULKAN_COOPMAT=0
+
 echo
 echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
 echo "lesionseg vulkan: $vk_median ms median (target <= 2 ms)"

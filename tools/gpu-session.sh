@@ -10,8 +10,8 @@
 # The benchmark comes first, capped at BENCH_SECONDS (200), since it is short
 # and its figures are wanted whatever happens to training; training gets the
 # rest. Back in $OUT: the models (the published config in 15 MiB parts) and
-# logs.tar.gz (gpu-vulkan.log, gpu-train.log, each training's log and
-# summary), at most 8 files as the device tool brings back; stdout ends with
+# logs.tar.gz (gpu-vulkan.log and its per-dispatch profiles, gpu-train.log,
+# each training's log and summary), at most 8 files as the device tool brings back; stdout ends with
 # both summaries.
 set -u
 T0=$(date +%s)
@@ -23,7 +23,7 @@ bench_cap=${BENCH_SECONDS:-200}
 mkdir -p "$OUT"
 
 echo "== Vulkan benchmark (bench/gpu-vulkan.sh, at most ${bench_cap}s)"
-timeout -k 5 "$bench_cap" bash bench/gpu-vulkan.sh >"$OUT/gpu-vulkan.log" 2>&1
+PROFILE_DIR=$OUT timeout -k 5 "$bench_cap" bash bench/gpu-vulkan.sh >"$OUT/gpu-vulkan.log" 2>&1
 echo "gpu-vulkan.sh: exit $? after $(( $(date +%s) - T0 ))s"
 grep -A14 '^== summary' "$OUT/gpu-vulkan.log"
 
@@ -33,6 +33,6 @@ OUT=$OUT bash tools/python/gpu_train.sh .train-data "$budget" >"$OUT/gpu-train.l
 echo "gpu_train.sh: exit $?"
 grep -E '^(real|small|base|==|split)|epoch .*best|finished' "$OUT/gpu-train.log" | tail -30
 
-(cd "$OUT" && tar -czf logs.tar.gz --remove-files ./*.log ./*.json 2>/dev/null)
+(cd "$OUT" && tar -czf logs.tar.gz --remove-files ./*.log ./*.json ./*.csv 2>/dev/null)
 ls -la "$OUT"
 echo "== gpu-session.sh done in $(( $(date +%s) - T0 ))s"

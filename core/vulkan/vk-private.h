@@ -270,4 +270,10 @@ void ls_vk_plan_fuse (LsVkPlan *plan);
 /* vk-ops.c: the dispatches of one graph node. */
 gboolean ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error);
 
+/* vk-profile.c: one CSV row per dispatch of a profiled run (@ts: its
+ * dispatches + 1 timestamps; @barrier_before: one flag per dispatch). */
+gboolean ls_vk_profile_write_csv (const char *path, const LsGraph *graph, const LsVkPlan *plan,
+                                  const guint64 *ts, double ms_per_tick,
+                                  const guint8 *barrier_before, GError **error);
+
 #define LS_VK_DIV_UP(a, b) (((a) + (b) - 1) / (b))

@@ -8,7 +8,8 @@
  * level, so that independent ones (the split-K GEMMs of Q, K and V, each
  * with its own scratch, then their reduces) sit between the same two
  * barriers. The per-dispatch timestamps of --profile are then approximate
- * within such a group: its dispatches may overlap.
+ * within such a group: its dispatches may overlap (a serial recording puts
+ * a barrier before every dispatch to time each alone).
  *
  * The barriers are global VkMemoryBarriers rather than per-buffer ones:
  * no driver we know of tracks buffer ranges finer than that, and one
@@ -219,9 +220,10 @@ copy_range (VkCommandBuffer cmd, VkBuffer src, VkDeviceSize src_offset, VkBuffer
 }
 
 gboolean
-ls_vk_program_record (LsVkProgram *prog, VkQueryPool queries, VkCommandBuffer *out,
+ls_vk_program_record (LsVkProgram *prog, const LsVkRecording *how, VkCommandBuffer *out,
                       int *n_barriers, GError **error)
 {
+  const VkQueryPool queries = how->queries;
   LsVkDevice *dev = prog->dev;
   const VkBuffer arena = prog->buffers[LS_VK_BUF_ARENA].buffer;
   const VkPipelineStageFlags compute = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT;
@@ -256,12 +258,15 @@ ls_vk_program_record (LsVkProgram *prog, VkQueryPool queries, VkCommandBuffer *o
   int barriers = 0;
   for (guint i = 0; i < ds->len; i++) {
     const LsVkDispatch *d = &g_array_index (ds, LsVkDispatch, i);
-    if (needs_barrier (&h, d)) {
+    const gboolean needed = (how->serial && i > 0) || needs_barrier (&h, d);
+    if (needed) {
       barrier (cmd, compute, VK_ACCESS_SHADER_WRITE_BIT, compute, rw);
       g_array_set_size (h.written, 0);
       g_array_set_size (h.touched, 0);
       barriers++;
     }
+    if (how->barrier_before)
+      how->barrier_before[i] = needed;
     note_dispatch (&h, d);
     vkCmdBindPipeline (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline);
     vkCmdBindDescriptorSets (cmd, VK_PIPELINE_BIND_POINT_COMPUTE, prog->pipelines->layout, 0, 1,

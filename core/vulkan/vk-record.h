@@ -19,7 +19,16 @@ typedef struct {
 
 /* Pipelines and descriptor sets of every dispatch (buffers must exist). */
 gboolean ls_vk_program_bind   (LsVkProgram *prog, GError **error);
-/* Records the whole graph; with @queries, a timestamp before the first and
- * after every dispatch (query i + 1 ends dispatch i). */
-gboolean ls_vk_program_record (LsVkProgram *prog, VkQueryPool queries, VkCommandBuffer *out,
+/* How a recording is made; { 0 } is the plain one every frame replays. */
+typedef struct {
+  VkQueryPool queries;     /* a timestamp before the first dispatch and after
+                            * every one (query i + 1 ends dispatch i), or none */
+  gboolean serial;         /* a barrier before every dispatch, so that each
+                            * timestamp step is one dispatch alone */
+  guint8 *barrier_before;  /* out, optional, one per dispatch: 1 where a
+                            * barrier precedes it */
+} LsVkRecording;
+
+/* Records the whole graph into one command buffer. */
+gboolean ls_vk_program_record (LsVkProgram *prog, const LsVkRecording *how, VkCommandBuffer *out,
                                int *n_barriers, GError **error);

@@ -20,6 +20,7 @@ typedef struct {
   LsVkBuffer staging_in, staging_out;
   VkCommandBuffer cmd, cmd_profiled;
   VkQueryPool queries;
+  guint8 *profiled_barrier;  /* per dispatch: a barrier precedes it (profiled) */
   VkFence fence;
   int n_barriers;
   gboolean profiling;
@@ -85,14 +86,17 @@ vulkan_setup (LsVulkanBackend *self, GError **error)
     prog->staging_out = &self->staging_out;
   }
   const VkFenceCreateInfo fence = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+  const LsVkRecording plain = { 0 };
   return ls_vk_program_bind (prog, error)
-         && ls_vk_program_record (prog, VK_NULL_HANDLE, &self->cmd, &self->n_barriers, error)
+         && ls_vk_program_record (prog, &plain, &self->cmd, &self->n_barriers, error)
          && ls_vk_check (vkCreateFence (dev->device, &fence, NULL, &self->fence),
                          "vkCreateFence", error);
 }
 
 /* The profiled variant is recorded on first use: the plain one carries no
- * timestamps. */
+ * timestamps. LS_VULKAN_PROFILE_SERIAL=1 records it with a barrier before
+ * every dispatch, so that each is timed alone (the frame then takes
+ * longer than the plain one). */
 static gboolean
 ensure_profiled (LsVulkanBackend *self, GError **error)
 {
@@ -108,22 +112,33 @@ ensure_profiled (LsVulkanBackend *self, GError **error)
     .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO, .queryType = VK_QUERY_TYPE_TIMESTAMP,
     .queryCount = self->plan.dispatches->len + 1,
   };
-  return ls_vk_check (vkCreateQueryPool (self->dev->device, &info, NULL, &self->queries),
-                      "vkCreateQueryPool", error)
-         && ls_vk_program_record (&self->prog, self->queries, &self->cmd_profiled, NULL, error);
+  if (!ls_vk_check (vkCreateQueryPool (self->dev->device, &info, NULL, &self->queries),
+                    "vkCreateQueryPool", error))
+    return FALSE;
+  self->profiled_barrier = g_new0 (guint8, MAX (self->plan.dispatches->len, 1));
+  const LsVkRecording how = {
+    .queries = self->queries,
+    .serial = ls_vk_env_int ("LS_VULKAN_PROFILE_SERIAL", 0) != 0,
+    .barrier_before = self->profiled_barrier,
+  };
+  return ls_vk_program_record (&self->prog, &how, &self->cmd_profiled, NULL, error);
 }
 
-static void
-read_profile (LsVulkanBackend *self)
+/* Sums the last run's timestamps per op kind, and writes them per
+ * dispatch where LS_VULKAN_PROFILE_CSV names a file (vk-profile.c). */
+static gboolean
+read_profile (LsVulkanBackend *self, GError **error)
 {
   GArray *ds = self->plan.dispatches;
   g_autofree guint64 *ts = g_new0 (guint64, ds->len + 1);
   memset (self->op_ms, 0, sizeof self->op_ms);
   memset (self->op_count, 0, sizeof self->op_count);
-  if (vkGetQueryPoolResults (self->dev->device, self->queries, 0, ds->len + 1,
-                             (ds->len + 1) * sizeof (guint64), ts, sizeof (guint64),
-                             VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) != VK_SUCCESS)
-    return;
+  if (!ls_vk_check (vkGetQueryPoolResults (self->dev->device, self->queries, 0, ds->len + 1,
+                                           (ds->len + 1) * sizeof (guint64), ts,
+                                           sizeof (guint64),
+                                           VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+                    "vkGetQueryPoolResults", error))
+    return FALSE;
   const double ms_per_tick = self->dev->caps.timestamp_period / 1e6;
   /* dispatches of one node may be interleaved with others' (scheduled by
    * dependency level): count each node once */
@@ -138,6 +153,10 @@ read_profile (LsVulkanBackend *self)
       self->op_count[op]++;
     seen[d->node] = TRUE;
   }
+  const char *csv = g_getenv ("LS_VULKAN_PROFILE_CSV");
+  return !csv || !*csv
+         || ls_vk_profile_write_csv (csv, self->parent.graph, &self->plan, ts, ms_per_tick,
+                                     self->profiled_barrier, error);
 }
 
 static gboolean
@@ -175,9 +194,7 @@ vulkan_run (LsBackend *backend, const float *input, float *logits, GError **erro
   else
     memcpy (logits, (char *) prog->buffers[LS_VK_BUF_ARENA].mapped + prog->output.offset,
             prog->output.size);
-  if (self->profiling)
-    read_profile (self);
-  return TRUE;
+  return !self->profiling || read_profile (self, error);
 }
 
 static void
@@ -221,6 +238,7 @@ vulkan_free (LsBackend *backend)
     ls_vk_device_free (dev);
   }
   ls_vk_plan_clear (&self->plan);
+  g_free (self->profiled_barrier);
   g_free (self->name);
   g_free (self);
 }

@@ -13,6 +13,7 @@
 #include <glib.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef LS_HAVE_VULKAN
@@ -32,6 +33,7 @@ main (void)
 #include "lesionseg.h"
 #include "model-private.h"
 #include "network.h"
+#include "tmp-dir.h"
 #include "vulkan-backend.h"
 
 #define TOL_ELEMENTWISE 1e-7
@@ -872,6 +874,65 @@ test_profile (void)
   g_assert_cmpint (profiled_kinds (), ==, LS_OP_N_KINDS - 1);
 }
 
+/* The rows of the per-dispatch profile (LS_VULKAN_PROFILE_CSV) of one run
+ * of the tiny config, with @serial as LS_VULKAN_PROFILE_SERIAL; checks that
+ * there is one row per dispatch and returns how many start with a barrier. */
+static int
+profile_csv_barriers (const char *serial, int *dispatches, int *plain_barriers)
+{
+  g_autofree char *dir = tmp_dir_new ("ls-profile-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "profile.csv", NULL);
+  g_setenv ("LS_VULKAN_PROFILE_CSV", path, TRUE);
+  g_setenv ("LS_VULKAN_PROFILE_SERIAL", serial, TRUE);
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
+  g_autoptr (GError) error = NULL;
+  LsGraph *graph = ls_network_build (model, 64, 64, &error);
+  g_assert_no_error (error);
+  LsBackend *vk = vulkan_backend (graph);
+  ls_vulkan_backend_get_counts (vk, dispatches, plain_barriers);
+  g_autofree float *input = g_new0 (float, 3 * 64 * 64);
+  g_autofree float *logits = g_new (float, 64 * 64);
+  vk->klass->set_profiling (vk, TRUE);
+  g_assert_true (vk->klass->run (vk, input, logits, &error));
+  g_assert_no_error (error);
+
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_auto (GStrv) lines = g_strsplit (g_strchomp (text), "\n", -1);
+  g_assert_cmpstr (lines[0], ==, "dispatch,node,op,shader,groups_x,groups_y,groups_z,barrier,"
+                                 "us,spec,push");
+  g_assert_cmpint (g_strv_length (lines), ==, *dispatches + 1);
+  int barriers = 0;
+  for (int i = 1; lines[i]; i++) {
+    g_auto (GStrv) f = g_strsplit (lines[i], ",", -1);
+    g_assert_cmpint (g_strv_length (f), ==, 11);
+    g_assert_cmpint (atoi (f[0]), ==, i - 1);
+    g_assert_cmpuint (strlen (f[1]), >, 0);      /* the graph node */
+    g_assert_cmpuint (strlen (f[3]), >, 0);      /* the shader */
+    g_assert_cmpint (atoi (f[4]) * atoi (f[5]) * atoi (f[6]), >, 0);
+    g_assert_cmpfloat (g_ascii_strtod (f[8], NULL), >=, 0);
+    g_assert_cmpuint (strlen (f[10]), >, 0);     /* every shader takes push constants */
+    barriers += atoi (f[7]);
+  }
+  vk->klass->free (vk);
+  ls_graph_free (graph);
+  g_unsetenv ("LS_VULKAN_PROFILE_CSV");
+  g_unsetenv ("LS_VULKAN_PROFILE_SERIAL");
+  tmp_dir_remove (dir);
+  return barriers;
+}
+
+static void
+test_profile_csv (void)
+{
+  /* the profiled recording places its barriers as the plain one does;
+   * serial, one before every dispatch but the first */
+  int dispatches, plain;
+  g_assert_cmpint (profile_csv_barriers ("0", &dispatches, &plain), ==, plain);
+  g_assert_cmpint (plain, <, dispatches - 1);
+  g_assert_cmpint (profile_csv_barriers ("1", &dispatches, &plain), ==, dispatches - 1);
+}
+
 /* Barriers only where a dispatch depends on an earlier one: independent
  * dispatches (the K, Q and V projections of one attention) share one.
  * Scratch is planned with liveness (each split-K node its own partials)
@@ -1002,6 +1063,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/net/replay", test_replay);
   g_test_add_func ("/vulkan/net/staging", test_staging);
   g_test_add_func ("/vulkan/net/profile", test_profile);
+  g_test_add_func ("/vulkan/net/profile-csv", test_profile_csv);
   g_test_add_func ("/vulkan/net/barriers", test_barriers);
   g_test_add_func ("/vulkan/op/barriers-qkv", test_barriers_qkv);
   g_test_add_func ("/vulkan/net/selection", test_selection);
