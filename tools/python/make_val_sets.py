@@ -2,16 +2,21 @@
 """Write train.py's validation split as data sets `lesionseg eval` reads.
 
     make_val_sets.py --data .train-data/real [--val-fraction 0.1] [--seed 0] \
-        [--zoom 0.5] [--fade 0.5] -o OUT
+        [--zoom 0.5] [--fade 0.5] [--margin 0.1] -o OUT
 
 OUT/val/ holds the images train.py holds out of --data (same fraction and seed,
-so the same names) in the ISIC layout, and two harder copies:
+so the same names) in the ISIC layout, and three harder copies:
 - OUT/val-zoom/: zoomed out by --zoom (padded to 1/zoom of the size with the
   image reflected and its lesion painted out, then shrunk back), so that each
   lesion covers zoom^2 of its area;
 - OUT/val-fade/: each lesion --fade of the way to the skin's mean colour
-  (train.py's --fade augmentation, lesionseg_train.augment.fade_lesions).
-The test set's lesions are small (median area 0.06, training 0.28) and faint;
+  (train.py's --fade augmentation, lesionseg_train.augment.fade_lesions);
+- OUT/val-large/: zoomed in on the lesion (its bounding box grown by --margin
+  of its size a side, widened to the image's aspect ratio, clipped to the
+  image, then scaled back to the image's size), so that lesions fill most of
+  the image and many touch its border.
+The test set's lesions are small (median area 0.06, training 0.28) and faint,
+but it holds large ones too (up to 0.92), and a pooled DSC is mostly theirs;
 these sets ask how much each costs a model without looking at the test set:
 folders named 'isic-test' are refused.
 """
@@ -55,6 +60,26 @@ def zoom_out(img, mask, x, y, zoom):
             Image.fromarray(big_mask).resize((w, h), Image.NEAREST))
 
 
+def zoom_in(img, mask, margin):
+    """The lesion's bounding box grown by @margin of its size on each side and
+    widened (or heightened) to the image's aspect ratio, clipped to the image,
+    scaled back to the image's size. An image without lesion stays whole."""
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask > 127)
+    if len(xs) == 0:
+        return Image.fromarray(img), Image.fromarray(mask)
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    bw, bh = (x1 - x0) * (1 + 2 * margin), (y1 - y0) * (1 + 2 * margin)
+    bw, bh = max(bw, bh * w / h), max(bh, bw * h / w)       # the image's aspect
+    bw, bh = min(bw, w), min(bh, h)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left = int(round(min(max(cx - bw / 2, 0), w - bw)))
+    top = int(round(min(max(cy - bh / 2, 0), h - bh)))
+    box = (left, top, left + int(round(bw)), top + int(round(bh)))
+    return (Image.fromarray(img).crop(box).resize((w, h), Image.BILINEAR),
+            Image.fromarray(mask).crop(box).resize((w, h), Image.NEAREST))
+
+
 def fade(x, y, amount):
     """The lesion @amount of the way to the skin colour, as train.py's --fade."""
     return Image.fromarray(as_uint8(fade_lesions(x, y, torch.tensor([amount]))))
@@ -68,6 +93,8 @@ def main():
     p.add_argument("--zoom", type=float, default=0.5, help="(0, 1): linear scale of the content")
     p.add_argument("--fade", type=float, default=0.5, help="(0, 1]: share of the lesion's "
                    "contrast to the skin taken away")
+    p.add_argument("--margin", type=float, default=0.1, help=">= 0: val-large's border "
+                   "around the lesion, a share of its size")
     p.add_argument("-o", "--out", required=True)
     a = p.parse_args()
     if "isic-test" in os.path.abspath(a.data):
@@ -77,31 +104,36 @@ def main():
         sys.exit("make_val_sets.py: --zoom must be in (0, 1), got %g" % a.zoom)
     if not 0 < a.fade <= 1:
         sys.exit("make_val_sets.py: --fade must be in (0, 1], got %g" % a.fade)
+    if a.margin < 0:
+        sys.exit("make_val_sets.py: --margin must be >= 0, got %g" % a.margin)
     pairs = list_pairs(a.data)
     if not pairs:
         sys.exit("make_val_sets.py: no image/mask pairs under %s" % a.data)
     # names as train.py's load_folders makes them, so that the split is its split
     tag = os.path.basename(os.path.normpath(a.data))
     _, va = split_val([tag + "/" + stem for stem, _, _ in pairs], a.val_fraction, a.seed)
-    for sub in ("val", "val-zoom", "val-fade"):
+    sets = ("val", "val-zoom", "val-fade", "val-large")
+    for sub in sets:
         for kind in ("images", "masks"):
             os.makedirs(os.path.join(a.out, sub, kind), exist_ok=True)
-    areas = []
+    areas = {sub: [] for sub in sets}
     for i in va:
         stem, img_path, mask_path = pairs[i]
         img = np.asarray(Image.open(img_path).convert("RGB"))
         mask = np.asarray(Image.open(mask_path).convert("L"))
-        areas.append(float((mask > 127).mean()))
         x, y = as_batch(img, mask)
         zimg, zmask = zoom_out(img, mask, x, y, a.zoom)
+        limg, lmask = zoom_in(img, mask, a.margin)
         for sub, im, m in (("val", Image.fromarray(img), Image.fromarray(mask)),
                            ("val-zoom", zimg, zmask),
-                           ("val-fade", fade(x, y, a.fade), Image.fromarray(mask))):
+                           ("val-fade", fade(x, y, a.fade), Image.fromarray(mask)),
+                           ("val-large", limg, lmask)):
+            areas[sub].append(float((np.asarray(m) > 127).mean()))
             im.save(os.path.join(a.out, sub, "images", stem + ".jpg"), quality=95)
             m.save(os.path.join(a.out, sub, "masks", stem + "_segmentation.png"))
-    print("%d validation images to %s/val, val-zoom and val-fade; median lesion area %.3f, "
-          "zoomed %.3f" % (len(va), a.out, float(np.median(areas)),
-                           float(np.median(areas)) * a.zoom ** 2))
+    print("%d validation images to %s/{%s}; median lesion area %s" % (
+        len(va), a.out, ",".join(sets),
+        ", ".join("%s %.3f" % (sub, float(np.median(areas[sub]))) for sub in sets)))
 
 
 if __name__ == "__main__":
