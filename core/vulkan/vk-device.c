@@ -5,7 +5,15 @@
  */
 #include "vk-private.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+int
+ls_vk_env_int (const char *name, int fallback)
+{
+  const char *v = g_getenv (name);
+  return v && *v ? atoi (v) : fallback;
+}
 
 gboolean
 ls_vk_check (VkResult result, const char *what, GError **error)
@@ -132,7 +140,7 @@ read_coopmat (LsVkDevice *dev, LsVkCaps *caps)
         break;
       }
     }
-  if (g_strcmp0 (g_getenv ("LS_VULKAN_COOPMAT"), "0") == 0)
+  if (ls_vk_env_int ("LS_VULKAN_COOPMAT", 1) == 0)
     caps->coopmat = FALSE;
 #else
   (void) dev;
@@ -206,7 +214,7 @@ read_caps (LsVkDevice *dev)
                                       || caps->type == VK_PHYSICAL_DEVICE_TYPE_CPU);
   /* LS_VULKAN_STAGING=1 takes the discrete-GPU path (staging copies) on
    * any device, so tests on lavapipe cover it */
-  if (g_strcmp0 (g_getenv ("LS_VULKAN_STAGING"), "1") == 0)
+  if (ls_vk_env_int ("LS_VULKAN_STAGING", 0) == 1)
     caps->unified_memory = FALSE;
 }
 
@@ -346,9 +354,9 @@ ls_vk_device_new (int index, gboolean gpu_only, gboolean allow_coopmat, GError *
    * default: on lavapipe the trained tiny model's logits move by up to
    * 2.5e-3 with them, over the 1e-3 the tiny config must stay within (the
    * full config at 64x64 moves 1.2e-3, within its 1e-2). */
-  const char *fp16_env = g_getenv ("LS_VULKAN_FP16");
-  dev->caps.fp16_weights = dev->caps.fp16_storage && g_strcmp0 (fp16_env, "1") == 0;
-  if (g_strcmp0 (fp16_env, "1") == 0 && !dev->caps.fp16_storage)
+  const gboolean fp16_asked = ls_vk_env_int ("LS_VULKAN_FP16", 0) == 1;
+  dev->caps.fp16_weights = dev->caps.fp16_storage && fp16_asked;
+  if (fp16_asked && !dev->caps.fp16_storage)
     g_warning ("vulkan: LS_VULKAN_FP16=1 but device \"%s\" has no 16-bit storage "
                "(storageBuffer16BitAccess); fp32 weights", dev->caps.name);
   if (!check_caps (&dev->caps, error))

@@ -133,13 +133,6 @@ ls_vk_plan_weight_f16 (LsVkPlan *plan, const float *w, gsize floats)
   return weight (plan, plan->weight_index_f16, w, floats, TRUE);
 }
 
-int
-ls_vk_env_int (const char *name, int fallback)
-{
-  const char *v = g_getenv (name);
-  return v && *v ? atoi (v) : fallback;
-}
-
 uint16_t
 ls_vk_float_to_half (float v)
 {

@@ -67,6 +67,9 @@ LsVkDevice *ls_vk_device_new  (int index, gboolean gpu_only, gboolean allow_coop
 void        ls_vk_device_free (LsVkDevice *dev);
 gboolean    ls_vk_check       (VkResult result, const char *what, GError **error);
 const char *ls_vk_device_type_name (VkPhysicalDeviceType type);
+/* The integer in environment variable @name (a switch of the device or the
+ * plan, README's table), or @fallback when it is unset or empty. */
+int         ls_vk_env_int (const char *name, int fallback);
 
 /* ---- memory (vk-memory.c) ------------------------------------------------ */
 
@@ -237,9 +240,6 @@ LsVkRange     ls_vk_plan_tensor (LsVkPlan *plan, int tensor_id);
 LsVkRange     ls_vk_plan_weight (LsVkPlan *plan, const float *w, gsize floats);
 /* The same weight stored as fp16 (its own copy; range size in bytes). */
 LsVkRange     ls_vk_plan_weight_f16 (LsVkPlan *plan, const float *w, gsize floats);
-/* The integer in environment variable @name (a plan switch, README's
- * table), or @fallback when it is unset or empty (vk-plan.c). */
-int           ls_vk_env_int (const char *name, int fallback);
 /* IEEE binary16 of @v, rounded to nearest even (vk-plan.c). */
 uint16_t      ls_vk_float_to_half (float v);
 /* Small constants packed by the plan itself (copied). */
