@@ -21,10 +21,13 @@
 //   effattn_softmax_tokens.comp leaves in binding 3;
 // - QUERY_SOFTMAX_A (attention apply, A = Q): softmax over each row's
 //   channels, statistics from row_stats below;
-// - GEMM_LN_A: the LayerNorm whose output a Linear would otherwise read:
-//   A's rows are the LayerNorm's input, gamma is in binding 3 and beta in
-//   binding 5, statistics from row_stats; GEMM_LN_GELU adds the exact-erf
-//   GELU (core/vulkan/vk-fuse.c says when the host does this).
+// - A_LOAD 1 (specialization constant 10): the LayerNorm whose output a
+//   Linear would otherwise read: A's rows are the LayerNorm's input, gamma
+//   is in binding 3 and beta in binding 5, statistics from row_stats;
+//   A_LOAD 2 adds the exact-erf GELU (core/vulkan/vk-fuse.c says when the
+//   host does this). A constant, not a flag: a plain GEMM's pipeline is
+//   compiled without the LayerNorm and GELU code, and without the registers
+//   that code would hold in every GEMM's main loop.
 //
 // The including kernel declares BM, BN, BK and its workgroup size WG first.
 //
@@ -47,8 +50,8 @@ layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; 
 #define GEMM_BIAS 8u
 #define GEMM_VEC4_A 16u
 #define GEMM_VEC4_B 32u
-#define GEMM_LN_A 64u
-#define GEMM_LN_GELU 128u
+
+layout(constant_id = 10) const uint A_LOAD = 0u;   // 0 as stored, 1 LayerNorm, 2 and GELU
 
 layout(push_constant) uniform Params {
   uint M, N, K, lda, ldb, ldc, flags, k_chunk;
@@ -104,8 +107,8 @@ void row_stats (uint tid, uint tile_m)
 #if defined(QUERY_SOFTMAX_A)
   const bool ln = false;
 #else
-  if ((pc.flags & GEMM_LN_A) == 0u)
-    return;                                    // uniform: the same flags everywhere
+  if (A_LOAD == 0u)
+    return;
   const bool ln = true;
 #endif
   // A whole row per 32 invocations (or per workgroup, if smaller), so that
@@ -181,10 +184,10 @@ float a_value (float v, uint r, uint k)
 #if defined(KEY_SOFTMAX_A) || defined(QUERY_SOFTMAX_A)
   return ls_exp (v - row_a[r]) * row_b[r];
 #else
-  if ((pc.flags & GEMM_LN_A) == 0u)
+  if (A_LOAD == 0u)
     return v;
   float y = (v - row_a[r]) * row_b[r] * src2[k] + aux2[k];
-  return (pc.flags & GEMM_LN_GELU) != 0u ? ls_gelu (y) : y;
+  return A_LOAD == 2u ? ls_gelu (y) : y;
 #endif
 }
 

@@ -3,7 +3,7 @@
  * A LayerNorm (or LayerNorm + GELU) whose output is read only by Linears,
  * each taking it whole as its input, needs no pass of its own: each of
  * those GEMMs reads the LayerNorm's input instead and normalises its rows
- * as it loads them (GEMM_LN_A, shaders/gemm_fetch.glsl). On a GPU at batch
+ * as it loads them (A_LOAD, shaders/gemm_fetch.glsl). On a GPU at batch
  * 1 that saves what costs most there, a dispatch and a barrier, and a
  * round trip of the tensor through memory; each GEMM workgroup recomputes
  * the statistics of its rows instead (two more reads of them, from cache).

@@ -63,15 +63,23 @@ static const GemmTile coopmat_tiles[] = {
 
 enum {
   GEMM_TRANS_A = 1, GEMM_TRANS_B = 2, GEMM_ACCUMULATE = 4, GEMM_BIAS = 8,
-  GEMM_VEC4_A = 16, GEMM_VEC4_B = 32, GEMM_LN_A = 64, GEMM_LN_GELU = 128,
+  GEMM_VEC4_A = 16, GEMM_VEC4_B = 32,
 };
+
+/* How a GEMM transforms A as it loads it: specialization constant 10 of
+ * every GEMM kernel (A_LOAD in shaders/gemm_fetch.glsl). */
+typedef enum {
+  A_AS_STORED, A_LAYERNORM, A_LAYERNORM_GELU,
+} ALoad;
+#define A_LOAD_SPEC_ID 10
 
 typedef struct {
   LsShaderId shader;
   uint32_t m, n, k, lda, ldb, ldc, flags;
+  ALoad a_load;
   uint32_t a_chunks;           /* the key softmax's token chunks */
-  /* stats: the key softmax's per-chunk statistics, or with GEMM_LN_A the
-   * LayerNorm's gamma (and ln_beta its beta) */
+  /* stats: the key softmax's per-chunk statistics, or with a LayerNorm on
+   * load its gamma (and ln_beta its beta) */
   LsVkRange a, b, c, bias, stats, ln_beta;
   /* a Linear: B is this weight (b_floats floats), placed by plan_gemm as
    * fp16 for the fp32 kernels when LsVkCaps.fp16_weights, else fp32 (the
@@ -235,18 +243,19 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   splits = MAX (1, LS_VK_DIV_UP (g->k, k_chunk));
 
   LsVkDispatch *d = ls_vk_plan_add (plan, shader, node);
-  if (kernel == LS_VK_GEMM_COOPMAT) {
-    uint32_t spec[] = {
-      tile_invocations (kernel, caps, t), t->bm, t->bn, t->bk, t->tm, t->tn,
-      caps->coopmat_m, caps->coopmat_n, caps->coopmat_k, caps->subgroup_size,
-    };
-    memcpy (d->spec, spec, sizeof spec);
-    d->n_spec = G_N_ELEMENTS (spec);
-  } else {
-    uint32_t spec[] = { tile_invocations (kernel, caps, t), t->bm, t->bn, t->bk, t->tm, t->tn };
-    memcpy (d->spec, spec, sizeof spec);
-    d->n_spec = G_N_ELEMENTS (spec);
-  }
+  /* 0-5 every kernel's, 6-9 the cooperative matrices' (0 for the others:
+   * an ID a shader does not declare is ignored), 10 the load of A */
+  const uint32_t spec[A_LOAD_SPEC_ID + 1] = {
+    tile_invocations (kernel, caps, t), t->bm, t->bn, t->bk, t->tm, t->tn,
+    kernel == LS_VK_GEMM_COOPMAT ? caps->coopmat_m : 0,
+    kernel == LS_VK_GEMM_COOPMAT ? caps->coopmat_n : 0,
+    kernel == LS_VK_GEMM_COOPMAT ? caps->coopmat_k : 0,
+    kernel == LS_VK_GEMM_COOPMAT ? caps->subgroup_size : 0,
+    g->a_load,
+  };
+  G_STATIC_ASSERT (G_N_ELEMENTS (spec) <= LS_VK_MAX_SPEC);
+  memcpy (d->spec, spec, sizeof spec);
+  d->n_spec = G_N_ELEMENTS (spec);
   d->bind[1] = g->a;
   d->bind[2] = b;
   d->bind[3] = g->stats;
@@ -307,7 +316,7 @@ plan_linear_gemm (LsVkPlan *plan, int node, LsVkRange a, int lda, int m, int in,
   if (b)
     g.bias = ls_vk_plan_weight (plan, b, (gsize) out);
   if (ln) {
-    g.flags |= GEMM_LN_A | (ln->op == LS_OP_LAYERNORM_GELU ? GEMM_LN_GELU : 0);
+    g.a_load = ln->op == LS_OP_LAYERNORM_GELU ? A_LAYERNORM_GELU : A_LAYERNORM;
     g.stats = ls_vk_plan_weight (plan, ln->w, (gsize) in);
     g.ln_beta = ls_vk_plan_weight (plan, ln->b, (gsize) in);
   }
