@@ -36,6 +36,13 @@ echo "== $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,
 echo "== parity: full config, 224x224, vulkan against the CPU backend on this machine"
 G_MESSAGES_DEBUG=lesionseg "$ls" bench --config full --backend vulkan --iters 3 --warmup 1 --check-cpu \
   || { echo "vulkan backend failed"; exit 1; }
+# the other GEMM paths the variants below time: LayerNorms folded into the
+# GEMMs (a specialization constant of each kernel), and the fp32 kernel
+for v in LS_VULKAN_FUSE_LN=1 LS_VULKAN_COOPMAT=0; do
+  echo "-- parity with $v"
+  env "$v" "$ls" bench --config full --backend vulkan --iters 2 --warmup 1 --check-cpu 2>&1 \
+    | grep -E '^check against cpu|rror' || echo "(no parity lines: see above)"
+done
 echo "== lesionseg bench --config full --backend vulkan --profile ($iters iterations)"
 # (captured, then echoed: `tee /dev/stderr` reopens a redirected log and
 # truncates it, which lost this part of the first H100 log)
