@@ -931,6 +931,19 @@ test_profile_csv (void)
   g_assert_cmpint (profile_csv_barriers ("0", &dispatches, &plain), ==, plain);
   g_assert_cmpint (plain, <, dispatches - 1);
   g_assert_cmpint (profile_csv_barriers ("1", &dispatches, &plain), ==, dispatches - 1);
+
+  /* a profile that cannot be written fails the run, naming the file */
+  g_setenv ("LS_VULKAN_PROFILE_CSV", "/nonexistent-ls-dir/profile.csv", TRUE);
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
+  g_autoptr (LsEngine) vk = test_engine_new (model, LS_BACKEND_VULKAN, 64, 64, 2);
+  g_autofree float *input = g_new0 (float, 3 * 64 * 64);
+  g_autofree float *logits = g_new (float, 64 * 64);
+  g_autoptr (GError) error = NULL;
+  ls_engine_set_profiling (vk, TRUE);
+  g_assert_false (ls_engine_run_tensor (vk, input, logits, &error));
+  g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
+  g_assert_nonnull (strstr (error->message, "/nonexistent-ls-dir/profile.csv"));
+  g_unsetenv ("LS_VULKAN_PROFILE_CSV");
 }
 
 /* Barriers only where a dispatch depends on an earlier one: independent
