@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The Vulkan backend on a lent NVIDIA GPU against PyTorch eager CUDA, in one
 # run on the same card: parity with the CPU backend on the device, then the
-# full published config at 224x224, batch 1.
+# full published config at 224x224, batch 1; the plan's switches timed one
+# by one; every dispatch timed alone, and every GEMM tile forced in turn, so
+# that the slow GEMM shapes and the tile each wants show (CSVs in
+# PROFILE_DIR).
 #
 # Prepared here (once), in the repository root:
 #   tools/make-gpu-bundle.sh build          # -> .gpu-bundle/lesionseg.tar.xz
@@ -91,12 +94,16 @@ variants=$(
 # GEMM kernels' push constants begin M N K; the rate counts 2 M N K.
 profile_dir=${PROFILE_DIR:-$bundle}
 mkdir -p "$profile_dir"
-dispatch_profile() {  # name, env assignments...
+record_profile() {  # name, env assignments...: profile-NAME.csv, each dispatch alone
   local name=$1; shift
+  env "$@" LS_VULKAN_PROFILE_SERIAL=1 LS_VULKAN_PROFILE_CSV="$profile_dir/profile-$name.csv" \
+    "$ls" bench --config "${PROFILE_CONFIG:-full}" --backend vulkan --iters 5 --warmup 3 \
+    --profile >/dev/null
+}
+dispatch_profile() {  # name, env assignments...
+  local name=$1
   local csv="$profile_dir/profile-$name.csv"
-  env "$@" LS_VULKAN_PROFILE_SERIAL=1 LS_VULKAN_PROFILE_CSV="$csv" "$ls" bench \
-    --config "${PROFILE_CONFIG:-full}" --backend vulkan --iters 5 --warmup 3 --profile >/dev/null \
-    || { echo "($name: failed)"; return; }
+  record_profile "$@" || { echo "($name: failed)"; return; }
   echo "-- $name ($csv): the slowest dispatches, each timed alone"
   awk -F, 'NR > 1 {
       split($11, p, " ")
@@ -110,9 +117,26 @@ dispatch_profile() {  # name, env assignments...
     END { for (s in by) printf "%9.1f us  %-24s %d dispatches\n", by[s], s, n[s]
           printf "%9.1f us  %-24s %d dispatches\n", all, "(all)", NR - 1 }' "$csv" | sort -rn
 }
+# Every GEMM tile of a kernel forced in turn (LS_VULKAN_GEMM_TILE=i, split-K
+# following the tile): for each GEMM node, the tile that ran it fastest
+# against the plan's own choice (bench/tile-sweep.awk), i.e. what a choice
+# of tile per shape would save.
+tile_sweep() {  # name, number of tiles, env assignments...
+  local name=$1 tiles=$2; shift 2
+  local files=("$profile_dir/profile-$name.csv")
+  for ((i = 0; i < tiles; i++)); do
+    record_profile "$name-tile$i" "$@" LS_VULKAN_GEMM_TILE=$i \
+      && files+=("$profile_dir/profile-$name-tile$i.csv")
+  done
+  echo "-- $name: each GEMM node's fastest tile (of ${#files[@]} runs; the first is the plan's choice)"
+  awk -F, -f "$root/bench/tile-sweep.awk" "${files[@]}"
+}
 echo "== per-dispatch profiles (serial)"
 dispatch_profile default LS_VULKAN_NONE=1
 dispatch_profile coopmat0 LS_VULKAN_COOPMAT=0
+echo "== GEMM tiles, each forced in turn (serial)"
+tile_sweep default 4 LS_VULKAN_NONE=1                # the cooperative-matrix tiles
+tile_sweep coopmat0 6 LS_VULKAN_COOPMAT=0            # the register-blocked ones
 
 echo
 echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
