@@ -71,11 +71,10 @@ def zoom_in(img, mask, margin):
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
     bw, bh = (x1 - x0) * (1 + 2 * margin), (y1 - y0) * (1 + 2 * margin)
     bw, bh = max(bw, bh * w / h), max(bh, bw * h / w)       # the image's aspect
-    bw, bh = min(bw, w), min(bh, h)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    left = int(round(min(max(cx - bw / 2, 0), w - bw)))
-    top = int(round(min(max(cy - bh / 2, 0), h - bh)))
-    box = (left, top, left + int(round(bw)), top + int(round(bh)))
+    bw, bh = min(int(round(bw)), w), min(int(round(bh)), h)
+    left = min(max(int(round((x0 + x1 - bw) / 2)), 0), w - bw)
+    top = min(max(int(round((y0 + y1 - bh) / 2)), 0), h - bh)
+    box = (left, top, left + bw, top + bh)
     return (Image.fromarray(img).crop(box).resize((w, h), Image.BILINEAR),
             Image.fromarray(mask).crop(box).resize((w, h), Image.NEAREST))
 
