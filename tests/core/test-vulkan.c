@@ -845,21 +845,35 @@ count_profile (const char *op, double ms, int count, gpointer user_data)
   *(int *) user_data += 1;
 }
 
+/* The tiny config (seeded random weights) at 64x64 on Vulkan */
+static LsEngine *
+tiny_vulkan_engine (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
+  return test_engine_new (model, LS_BACKEND_VULKAN, 64, 64, 2);
+}
+
+/* One run of @vk (64x64) on a zero input */
+static gboolean
+run_zeros (LsEngine *vk, GError **error)
+{
+  g_autofree float *input = g_new0 (float, 3 * 64 * 64);
+  g_autofree float *logits = g_new (float, 64 * 64);
+  return ls_engine_run_tensor (vk, input, logits, error);
+}
+
 /* The op kinds the profile of one run reports */
 static int
 profiled_kinds (void)
 {
-  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
-  g_autoptr (LsEngine) vk = test_engine_new (model, LS_BACKEND_VULKAN, 64, 64, 2);
-  g_autofree float *input = g_new0 (float, 3 * 64 * 64);
-  g_autofree float *logits = g_new (float, 64 * 64);
+  g_autoptr (LsEngine) vk = tiny_vulkan_engine ();
   g_autoptr (GError) error = NULL;
   ls_engine_set_profiling (vk, TRUE);
-  g_assert_true (ls_engine_run_tensor (vk, input, logits, &error));
+  g_assert_true (run_zeros (vk, &error));
   int kinds = 0;
   ls_engine_foreach_profile (vk, count_profile, &kinds);
   ls_engine_set_profiling (vk, FALSE);
-  g_assert_true (ls_engine_run_tensor (vk, input, logits, &error));
+  g_assert_true (run_zeros (vk, &error));
   return kinds;
 }
 
@@ -934,13 +948,10 @@ test_profile_csv (void)
 
   /* a profile that cannot be written fails the run, naming the file */
   g_setenv ("LS_VULKAN_PROFILE_CSV", "/nonexistent-ls-dir/profile.csv", TRUE);
-  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
-  g_autoptr (LsEngine) vk = test_engine_new (model, LS_BACKEND_VULKAN, 64, 64, 2);
-  g_autofree float *input = g_new0 (float, 3 * 64 * 64);
-  g_autofree float *logits = g_new (float, 64 * 64);
+  g_autoptr (LsEngine) vk = tiny_vulkan_engine ();
   g_autoptr (GError) error = NULL;
   ls_engine_set_profiling (vk, TRUE);
-  g_assert_false (ls_engine_run_tensor (vk, input, logits, &error));
+  g_assert_false (run_zeros (vk, &error));
   g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
   g_assert_nonnull (strstr (error->message, "/nonexistent-ls-dir/profile.csv"));
   g_unsetenv ("LS_VULKAN_PROFILE_CSV");
