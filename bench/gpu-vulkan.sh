@@ -88,6 +88,15 @@ variants=$(
   variant "default, again" LS_VULKAN_NONE=1
 )
 
+echo
+echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
+echo "lesionseg vulkan: $vk_median ms median (target <= 2 ms)"
+echo "PyTorch eager CUDA: $pt_median ms median"
+awk -v a="$pt_median" -v b="$vk_median" \
+  'BEGIN { if (b > 0) printf "speed-up over PyTorch eager (median / median): %.2fx (target >= 3)\n", a / b }'
+echo "$variants"
+
+# Last, since they take longest and a time limit may cut them short:
 # Each dispatch timed alone (a barrier before every one), written as CSV
 # (core/vulkan/vk-profile.c) to PROFILE_DIR and summed up here: the slowest
 # dispatches with their GEMM shapes and rates, and the time per shader. The
@@ -118,13 +127,18 @@ dispatch_profile() {  # name, env assignments...
           printf "%9.1f us  %-24s %d dispatches\n", all, "(all)", NR - 1 }' "$csv" | sort -rn
 }
 # Every GEMM tile of a kernel forced in turn (LS_VULKAN_GEMM_TILE=i, split-K
-# following the tile): for each GEMM node, the tile that ran it fastest
-# against the plan's own choice (bench/tile-sweep.awk), i.e. what a choice
-# of tile per shape would save.
+# following the tile; the candidate tiles that the plan never picks by
+# itself included, core/vulkan/vk-ops.c): for each GEMM node, the tile that
+# ran it fastest against the plan's own choice (bench/tile-sweep.awk), i.e.
+# what a choice of tile per shape would save. Each forced tile's logits are
+# checked against the CPU backend first: a tile that computes garbage must
+# not look fast.
 tile_sweep() {  # name, number of tiles, env assignments...
   local name=$1 tiles=$2; shift 2
   local files=("$profile_dir/profile-$name.csv")
   for ((i = 0; i < tiles; i++)); do
+    echo "tile $i: $(env "$@" LS_VULKAN_GEMM_TILE=$i "$ls" bench --config "${PROFILE_CONFIG:-full}" \
+      --backend vulkan --iters 1 --warmup 0 --check-cpu 2>&1 | grep -E '^check against cpu|rror')"
     record_profile "$name-tile$i" "$@" LS_VULKAN_GEMM_TILE=$i \
       && files+=("$profile_dir/profile-$name-tile$i.csv")
   done
@@ -135,13 +149,5 @@ echo "== per-dispatch profiles (serial)"
 dispatch_profile default LS_VULKAN_NONE=1
 dispatch_profile coopmat0 LS_VULKAN_COOPMAT=0
 echo "== GEMM tiles, each forced in turn (serial)"
-tile_sweep default 4 LS_VULKAN_NONE=1                # the cooperative-matrix tiles
-tile_sweep coopmat0 6 LS_VULKAN_COOPMAT=0            # the register-blocked ones
-
-echo
-echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
-echo "lesionseg vulkan: $vk_median ms median (target <= 2 ms)"
-echo "PyTorch eager CUDA: $pt_median ms median"
-awk -v a="$pt_median" -v b="$vk_median" \
-  'BEGIN { if (b > 0) printf "speed-up over PyTorch eager (median / median): %.2fx (target >= 3)\n", a / b }'
-echo "$variants"
+tile_sweep default 8 LS_VULKAN_NONE=1                # the cooperative-matrix tiles
+tile_sweep coopmat0 8 LS_VULKAN_COOPMAT=0            # the register-blocked ones

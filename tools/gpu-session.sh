@@ -7,19 +7,20 @@
 # .gpu-bundle and .gl (bench/gpu-vulkan.sh says how). On the device, carrying
 # those three, from the repository root:
 #   OUT=$OUT bash tools/gpu-session.sh [TOTAL_SECONDS=560]
-# The benchmark comes first, capped at BENCH_SECONDS (200), since it is short
-# and its figures are wanted whatever happens to training; training gets the
+# The benchmark comes first, capped at BENCH_SECONDS (260), since its
+# figures are wanted whatever happens to training (its per-dispatch profiles
+# and tile sweeps come last, so a cap cuts those first); training gets the
 # rest. Back in $OUT: the models (the published config in 15 MiB parts) and
 # logs.tar.gz (gpu-vulkan.log and its per-dispatch profiles, gpu-train.log,
-# each training's log and summary), at most 8 files as the device tool brings back; stdout ends with
-# both summaries.
+# each training's log and summary), at most 8 files as the device tool
+# brings back; stdout ends with both summaries.
 set -u
 T0=$(date +%s)
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 : "${OUT:?set OUT to the folder whose files come back}"
 total=${1:-560}
-bench_cap=${BENCH_SECONDS:-200}
+bench_cap=${BENCH_SECONDS:-260}
 mkdir -p "$OUT"
 
 echo "== Vulkan benchmark (bench/gpu-vulkan.sh, at most ${bench_cap}s)"

@@ -33,32 +33,44 @@ typedef struct {
   /* tiled, reg: bm x bn x bk, each invocation tm x tn.
    * coopmat: bm x bn x bk, each subgroup wm x wn (in tm, tn). */
   uint32_t bm, bn, bk, tm, tn;
+  /* only when LS_VULKAN_GEMM_TILE names it: a candidate that
+   * bench/gpu-vulkan.sh times shape by shape before the plan may choose it */
+  gboolean candidate;
 } GemmTile;
 
 /* Largest first; all 256 invocations. */
 static const GemmTile gemm_tiles[] = {
-  { 128, 128, 16, 8, 8 },
-  { 64, 64, 16, 4, 4 },
-  { 32, 32, 16, 2, 2 },
+  { 128, 128, 16, 8, 8, FALSE },
+  { 64, 64, 16, 4, 4, FALSE },
+  { 32, 32, 16, 2, 2, FALSE },
 };
 
 /* tm, tn multiples of 4; the 128 x 128 x 16 one needs 33 KiB of shared
- * memory (two buffers), the 128 x 128 x 8 one half of that. */
+ * memory (two buffers), the 128 x 128 x 8 one half of that. The
+ * candidates are narrow tiles for the many GEMMs whose N is 128 or less. */
 static const GemmTile reg_tiles[] = {
-  { 128, 128, 16, 8, 8 },
-  { 128, 128, 8, 8, 8 },
-  { 64, 128, 16, 4, 8 },
-  { 64, 64, 16, 4, 4 },
-  { 32, 64, 16, 4, 4 },
-  { 32, 32, 16, 4, 4 },
+  { 128, 128, 16, 8, 8, FALSE },
+  { 128, 128, 8, 8, 8, FALSE },
+  { 64, 128, 16, 4, 8, FALSE },
+  { 64, 64, 16, 4, 4, FALSE },
+  { 32, 64, 16, 4, 4, FALSE },
+  { 32, 32, 16, 4, 4, FALSE },
+  { 128, 64, 16, 8, 4, TRUE },
+  { 128, 32, 16, 8, 4, TRUE },
 };
 
-/* wm x wn per 32-wide subgroup */
+/* wm x wn per 32-wide subgroup. Candidates: twice the depth (half the
+ * barriers a K), tall and narrow, four accumulators a subgroup on a
+ * quarter of the workgroups, and the smallest that fills a subgroup. */
 static const GemmTile coopmat_tiles[] = {
-  { 128, 128, 32, 64, 32 },
-  { 64, 128, 32, 32, 32 },
-  { 64, 64, 32, 32, 32 },
-  { 32, 64, 32, 16, 32 },
+  { 128, 128, 32, 64, 32, FALSE },
+  { 64, 128, 32, 32, 32, FALSE },
+  { 64, 64, 32, 32, 32, FALSE },
+  { 32, 64, 32, 16, 32, FALSE },
+  { 64, 64, 64, 32, 32, TRUE },
+  { 128, 64, 32, 64, 32, TRUE },
+  { 128, 128, 32, 64, 64, TRUE },
+  { 32, 32, 32, 16, 16, TRUE },
 };
 
 enum {
@@ -168,7 +180,7 @@ choose_tile (LsVkGemmKernel kernel, const LsVkCaps *caps, uint32_t m, uint32_t n
   const GemmTile *best = NULL;
   for (int i = 0; i < count; i++) {
     const GemmTile *t = &tiles[i];
-    if (!tile_fits (kernel, caps, t))
+    if (t->candidate || !tile_fits (kernel, caps, t))
       continue;
     best = t;
     guint64 groups = (guint64) LS_VK_DIV_UP (m, t->bm) * LS_VK_DIV_UP (n, t->bn);

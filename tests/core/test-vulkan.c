@@ -327,10 +327,11 @@ test_linear_tiles (void)
   sweep_gemm ("tiled", 3, tiled_cases, G_N_ELEMENTS (tiled_cases));
 }
 
-/* The register-blocked kernel (gemm_reg.glsl): every tile of its list
- * that fits this device (on lavapipe's 32 KiB all but 128 x 128 x 16,
- * which then falls back to the automatic choice), split-K, vec4 and
- * scalar loads, on shapes that divide no tile. */
+/* The register-blocked kernel (gemm_reg.glsl): every tile of its list,
+ * the candidates the plan never picks by itself included, that fits this
+ * device (on lavapipe's 32 KiB all but 128 x 128 x 16, which then falls
+ * back to the automatic choice), split-K, vec4 and scalar loads, on shapes
+ * that divide no tile. */
 static const LinearCase reg_cases[] = {
   { 37, 29, 23, 31, TRUE, FALSE },    /* odd everything, a column slice of W */
   { 130, 132, 68, 264, TRUE, TRUE },  /* vec4, slice, accumulate */
@@ -341,7 +342,7 @@ static const LinearCase reg_cases[] = {
 static void
 test_linear_reg (void)
 {
-  sweep_gemm ("reg", 6, reg_cases, G_N_ELEMENTS (reg_cases));
+  sweep_gemm ("reg", 8, reg_cases, G_N_ELEMENTS (reg_cases));
 }
 
 /* The cooperative-matrix kernel (fp16 inputs): where the device and the
@@ -350,7 +351,7 @@ test_linear_reg (void)
 static void
 test_linear_coopmat (void)
 {
-  static const char *tiles[] = { "0", "1", "2", "3" };
+  static const char *tiles[] = { "0", "1", "2", "3", "4", "5", "6", "7" };
   g_setenv ("LS_VULKAN_GEMM", "coopmat", TRUE);
   for (guint a = 0; a < G_N_ELEMENTS (tiles); a++) {
     g_setenv ("LS_VULKAN_GEMM_TILE", tiles[a], TRUE);
@@ -380,7 +381,7 @@ test_linear_fp16 (void)
   for (guint i = 0; i < G_N_ELEMENTS (linear_cases); i++)
     run_linear (&linear_cases[i]);
   sweep_gemm ("tiled", 6, reg_cases, G_N_ELEMENTS (reg_cases));
-  sweep_gemm ("reg", 6, reg_cases, G_N_ELEMENTS (reg_cases));
+  sweep_gemm ("reg", 8, reg_cases, G_N_ELEMENTS (reg_cases));
   run_conv_patch (20, 12, 3, 16, 7, 4, 3, TRUE);
   run_conv_patch (10, 6, 5, 7, 3, 2, 1, FALSE);
   gemm_tol = TOL_GEMM;
