@@ -12,7 +12,8 @@
 #   (a) the published config 128,320,512 / 2,2,2 at 224 -> $OUT/lesionseg-base.safetensors
 #   (b) SMALL_DIMS / SMALL_LAYERS (default 48,96,192 / 1,1,1, the bundled small model)
 #       -> $OUT/lesionseg-small.safetensors
-# BATCH (32) and MODELS ("base small") change the batch and which models train.
+# BATCH (32) and MODELS ("base small") change the batch and which models train;
+# VAL_BY=camera validates on cameras never trained on (train.py --val-by).
 # Back in $OUT: the two F16 models (a model over 15 MiB in parts, see the end),
 # train-base.log, train-small.log, summary-base.json, summary-small.json.
 # Checkpoints stay in $WORK.
@@ -29,6 +30,7 @@ SMALL_LAYERS=${SMALL_LAYERS:-1,1,1}
 SIZE=${SIZE:-224}
 BATCH=${BATCH:-32}                       # a step of 32 was launch-bound on an H100
 MODELS=${MODELS:-base small}             # which to train, side by side on the GPU
+VAL_BY=${VAL_BY:-image}                  # or camera: hold out whole cameras (train.py)
 PY=${PYTHON:-python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT" "$WORK"
@@ -71,7 +73,8 @@ fi
 COMMON=(--data "$DATA/real" ${PRE[@]+"${PRE[@]}"} --size "$SIZE" --epochs "$FT_EPOCHS"
         --opt adamw --wd 0.05 --sched cosine --warmup 0.05 --dice --aug --zoom-min 0.4
         --fade 0.6 --ema 0.998
-        --clip 1.0 --amp --batch "$BATCH" --val-fraction 0.1 --seed 0 --select mean
+        --clip 1.0 --amp --batch "$BATCH" --val-fraction 0.1 --val-by "$VAL_BY" --seed 0
+        --select mean
         --workers 6 --threads 4 --save-interval 90 --fit-budget --export-dtype F16)
 
 ELAPSED=$(( $(date +%s) - T0 ))

@@ -2,10 +2,10 @@
 """Write train.py's validation split as data sets `lesionseg eval` reads.
 
     make_val_sets.py --data .train-data/real [--val-fraction 0.1] [--seed 0] \
-        [--zoom 0.5] [--fade 0.5] [--margin 0.1] -o OUT
+        [--val-by image|camera] [--zoom 0.5] [--fade 0.5] [--margin 0.1] -o OUT
 
-OUT/val/ holds the images train.py holds out of --data (same fraction and seed,
-so the same names) in the ISIC layout, and three harder copies:
+OUT/val/ holds the images train.py holds out of --data (same fraction, seed and
+--val-by, so the same names) in the ISIC layout, and three harder copies:
 - OUT/val-zoom/: zoomed out by --zoom (padded to 1/zoom of the size with the
   image reflected and its lesion painted out, then shrunk back), so that each
   lesion covers zoom^2 of its area;
@@ -31,7 +31,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lesionseg_train.augment import fade_lesions, paint_out_lesions  # noqa: E402
-from lesionseg_train.data import list_pairs, split_val  # noqa: E402
+from lesionseg_train.data import camera_groups, list_pairs, split_val  # noqa: E402
 
 
 def as_batch(img, mask):
@@ -89,6 +89,8 @@ def main():
     p.add_argument("--data", required=True, help="the training folder train.py got")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-by", choices=["image", "camera"], default="image",
+                   help="as train.py's --val-by")
     p.add_argument("--zoom", type=float, default=0.5, help="(0, 1): linear scale of the content")
     p.add_argument("--fade", type=float, default=0.5, help="(0, 1]: share of the lesion's "
                    "contrast to the skin taken away")
@@ -110,7 +112,9 @@ def main():
         sys.exit("make_val_sets.py: no image/mask pairs under %s" % a.data)
     # names as train.py's load_folders makes them, so that the split is its split
     tag = os.path.basename(os.path.normpath(a.data))
-    _, va = split_val([tag + "/" + stem for stem, _, _ in pairs], a.val_fraction, a.seed)
+    names = [tag + "/" + stem for stem, _, _ in pairs]
+    groups = camera_groups([a.data], names) if a.val_by == "camera" else None
+    _, va = split_val(names, a.val_fraction, a.seed, groups)
     sets = ("val", "val-zoom", "val-fade", "val-large")
     for sub in sets:
         for kind in ("images", "masks"):

@@ -4,7 +4,8 @@
     prepare_train_data.py [--real DIR] [--synth DIR[,DIR...]] [--out .train-data]
 
 writes OUT/real/ (the real training images, long side shrunk to --long-side with
-Lanczos, masks box-filtered then thresholded at 128, as ../shared/data did) and
+Lanczos, masks box-filtered then thresholded at 128, as ../shared/data did, and
+the folder's SOURCES.tsv, whose original sizes train.py --val-by camera reads) and
 OUT/synth/ (the synthetic folders, shrunk the same way when larger, names prefixed
 by their folder so that several can be merged), both in the ISIC layout, and prints
 the size in MB. The whole carried tree must stay under ~50 MB: --max-synth and
@@ -99,6 +100,11 @@ def main():
                 os.path.join(args.out, "real", "masks", stem + "_segmentation.png"),
                 args.long_side, 95, False)
         n_real += 1
+
+    # the original sizes, for train.py --val-by camera
+    sources = os.path.join(args.real, "SOURCES.tsv")
+    if os.path.exists(sources):
+        shutil.copyfile(sources, os.path.join(args.out, "real", "SOURCES.tsv"))
 
     n_synth = 0
     per = None

@@ -25,6 +25,10 @@ def build_parser():
     g.add_argument("--mix", type=float, default=0.0, help="during the --data phase, this "
                    "fraction of each epoch's samples is drawn from the --pretrain folders")
     g.add_argument("--val-fraction", type=float, default=0.1)
+    g.add_argument("--val-by", choices=["image", "camera"], default="image",
+                   help="hold out images at random, or whole cameras (original image "
+                   "sizes, from each --data folder's SOURCES.tsv): a camera never trained "
+                   "on, as the test set's are")
     g.add_argument("--size", type=int, default=224, help="images stretched to size x size")
     g.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
                    help="processes decoding images at start-up")

@@ -68,14 +68,73 @@ def stem(name):
     return name.split("/", 1)[-1]
 
 
-def split_val(names, fraction, seed):
+def split_val(names, fraction, seed, groups=None):
     """Seeded split by image name (not by folder path or order, nor by world size), so
-    that a copy of the folder elsewhere gives the same split."""
+    that a copy of the folder elsewhere gives the same split. With @groups (one key
+    per name, e.g. camera_groups), whole groups are held out, in a seeded order,
+    until they hold the fraction's share of the images; a group that would take more
+    than 1.5 times that share is passed over (the smallest group, if none fits)."""
     n = len(names)
     if fraction <= 0 or n < 2:
         return list(range(n)), []
-    order = sorted(range(n), key=lambda i: (stem(names[i]), names[i]))
-    rng = np.random.RandomState(seed)
-    perm = [order[i] for i in rng.permutation(n)]
     k = max(1, int(round(n * fraction)))
-    return sorted(perm[k:]), sorted(perm[:k])
+    rng = np.random.RandomState(seed)
+    if groups is None:
+        order = sorted(range(n), key=lambda i: (stem(names[i]), names[i]))
+        perm = [order[i] for i in rng.permutation(n)]
+        return sorted(perm[k:]), sorted(perm[:k])
+    members = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    keys = sorted(members)
+    held = []
+    for j in rng.permutation(len(keys)):
+        if len(held) >= k:
+            break
+        if len(held) + len(members[keys[j]]) <= 1.5 * k:
+            held += members[keys[j]]
+    if not held:
+        held = min(members.values(), key=len)
+    if len(held) == n:
+        sys.exit("train.py: --val-by camera: all %d images come from one camera; "
+                 "nothing would be left to train on" % n)
+    va = set(held)
+    return [i for i in range(n) if i not in va], sorted(va)
+
+
+def camera_groups(folders, names, min_images=5):
+    """The camera of each name ('tag/stem', as load_folders makes them), as far as
+    the folder's SOURCES.tsv tells it: the original image size (columns id,
+    orig_width, orig_height), 'tag:WxH'. Sizes with fewer than @min_images images
+    (hand-cropped ones, mostly) make one group, 'tag:other'. A folder without
+    SOURCES.tsv, or an image it does not list, is an error naming it."""
+    sizes = {}
+    for f in folders:
+        tag = os.path.basename(os.path.normpath(f))
+        path = os.path.join(f, "SOURCES.tsv")
+        if not os.path.exists(path):
+            sys.exit("train.py: --val-by camera needs %s (columns id, orig_width, "
+                     "orig_height), as ../shared/data's folders and prepare_train_data.py's "
+                     "copies have" % path)
+        with open(path) as fh:
+            head = fh.readline().rstrip("\n").split("\t")
+            try:
+                cid, cw, ch = (head.index(c) for c in ("id", "orig_width", "orig_height"))
+            except ValueError:
+                sys.exit("train.py: %s has no id, orig_width and orig_height columns "
+                         "(found %s)" % (path, ", ".join(head)))
+            for line in fh:
+                row = line.rstrip("\n").split("\t")
+                if len(row) > max(cid, cw, ch):
+                    sizes[tag + "/" + row[cid]] = "%sx%s" % (row[cw], row[ch])
+    keys = []
+    for name in names:
+        if name not in sizes:
+            sys.exit("train.py: --val-by camera: %s is not listed in %s/SOURCES.tsv"
+                     % (stem(name), name.split("/", 1)[0]))
+        keys.append(name.split("/", 1)[0] + ":" + sizes[name])
+    count = {}
+    for key in keys:
+        count[key] = count.get(key, 0) + 1
+    return [key if count[key] >= min_images else key.split(":", 1)[0] + ":other"
+            for key in keys]

@@ -17,7 +17,7 @@ from .budget import BudgetFitter
 from .checkpoint import CheckpointWriter, load_ckpt, set_rng_state
 from .cli import build_parser
 from .clock import T0
-from .data import load_folders, split_val, stem
+from .data import camera_groups, load_folders, split_val, stem
 from .distributed import Dist, log
 from .ema import EMA
 from .export import do_export
@@ -89,7 +89,7 @@ def resume(args, dist, ck, model, opt, ema, state, phases, val_names):
             state[k] = ck["state"][k]
     if ck.get("val_names") and ck["val_names"] != val_names:
         sys.exit("train.py: the validation split differs from the checkpoint's (different "
-                 "--data, --val-fraction or --seed?)")
+                 "--data, --val-fraction, --val-by or --seed?)")
     set_rng_state(ck["rng"][min(dist.rank, len(ck["rng"]) - 1)]
                   if isinstance(ck["rng"], list) else ck["rng"])
     old = ck.get("phases")
@@ -124,7 +124,8 @@ def main(argv=None):
     # ---- data (decoded before dist.start(): see Dist.start)
     t = time.time()
     names, imgs, masks = load_folders(data_dirs, args.size, args.workers)
-    tr_idx, va_idx = split_val(names, args.val_fraction, args.seed)
+    groups = camera_groups(data_dirs, names) if args.val_by == "camera" else None
+    tr_idx, va_idx = split_val(names, args.val_fraction, args.seed, groups)
     val_names = [stem(names[i]) for i in va_idx]
     pre_names, pre_imgs, pre_masks = [], None, None
     if pre_dirs:
