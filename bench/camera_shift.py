@@ -27,14 +27,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def read_sizes(folder):
-    with open(os.path.join(folder, "SOURCES.tsv")) as f:
-        head = f.readline().rstrip("\n").split("\t")
-        cid, cw, ch = (head.index(c) for c in ("id", "orig_width", "orig_height"))
-        return {r[cid]: "%sx%s" % (r[cw], r[ch])
-                for r in (line.rstrip("\n").split("\t") for line in f)}
+sys.path.insert(0, os.path.join(ROOT, "tools", "python"))
+from lesionseg_train.data import original_sizes  # noqa: E402
 
 
 def link_folder(src, dst, ids):
@@ -79,7 +73,7 @@ def main():
     a = p.parse_args()
     if "isic-test" in os.path.abspath(a.data):
         sys.exit("camera_shift.py: %s is the test folder" % a.data)
-    sizes = read_sizes(a.data)
+    sizes = original_sizes(a.data)
     ids = sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(a.data, "images")))
     print("camera seed | U on C2 | S on C2 | U on R | S on R | (mean Dice / pooled DSC)")
     for cam in a.cameras.split(","):

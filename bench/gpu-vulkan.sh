@@ -103,11 +103,12 @@ echo "$variants"
 # GEMM kernels' push constants begin M N K; the rate counts 2 M N K.
 profile_dir=${PROFILE_DIR:-$bundle}
 mkdir -p "$profile_dir"
-record_profile() {  # name, env assignments...: profile-NAME.csv, each dispatch alone
-  local name=$1; shift
+record_profile() {  # name, env assignments...: profile-NAME.csv, each dispatch alone,
+  local name=$1; shift  # and prints the run's parity line against the CPU backend
   env "$@" LS_VULKAN_PROFILE_SERIAL=1 LS_VULKAN_PROFILE_CSV="$profile_dir/profile-$name.csv" \
     "$ls" bench --config "${PROFILE_CONFIG:-full}" --backend vulkan --iters 5 --warmup 3 \
-    --profile >/dev/null
+    --profile --check-cpu 2>&1 | grep -E '^check against cpu|rror'
+  return "${PIPESTATUS[0]}"
 }
 dispatch_profile() {  # name, env assignments...
   local name=$1
@@ -131,16 +132,16 @@ dispatch_profile() {  # name, env assignments...
 # itself included, core/vulkan/vk-ops.c): for each GEMM node, the tile that
 # ran it fastest against the plan's own choice (bench/tile-sweep.awk), i.e.
 # what a choice of tile per shape would save. Each forced tile's logits are
-# checked against the CPU backend first: a tile that computes garbage must
-# not look fast.
+# checked against the CPU backend in the same run: a tile that computes
+# garbage must not look fast.
 tile_sweep() {  # name, number of tiles, env assignments...
   local name=$1 tiles=$2; shift 2
   local files=("$profile_dir/profile-$name.csv")
+  local parity
   for ((i = 0; i < tiles; i++)); do
-    echo "tile $i: $(env "$@" LS_VULKAN_GEMM_TILE=$i "$ls" bench --config "${PROFILE_CONFIG:-full}" \
-      --backend vulkan --iters 1 --warmup 0 --check-cpu 2>&1 | grep -E '^check against cpu|rror')"
-    record_profile "$name-tile$i" "$@" LS_VULKAN_GEMM_TILE=$i \
+    parity=$(record_profile "$name-tile$i" "$@" LS_VULKAN_GEMM_TILE=$i) \
       && files+=("$profile_dir/profile-$name-tile$i.csv")
+    echo "tile $i: $parity"
   done
   echo "-- $name: each GEMM node's fastest tile (of ${#files[@]} runs; the first is the plan's choice)"
   awk -F, -f "$root/bench/tile-sweep.awk" "${files[@]}"

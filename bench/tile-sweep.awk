@@ -2,8 +2,9 @@
 # (core/vulkan/vk-profile.c CSVs, each dispatch timed alone), the first file
 # being the plan's own choice: the node's dispatches (GEMM, split-K reduce,
 # softmax statistics, im2col) summed per file; its tile (BM x BN x BK, the
-# GEMM's specialization constants 1-3) and shape (M x N x K) from its GEMM. Prints the nodes where another tile
-# wins, most saved first, and the totals. Run with awk -F, (mawk or gawk).
+# GEMM's specialization constants 1-3) and shape (M x N x K) from its GEMM.
+# Prints the nodes where another tile wins, most saved first, and the
+# totals. Run with awk -F, (mawk or gawk).
 FNR == 1 { f++; next }
 $3 == "linear" || $3 == "attn_context" || $3 == "attn_apply" || $3 == "conv_patch" {
   t[$2, f] += $9

@@ -257,13 +257,11 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   LsVkDispatch *d = ls_vk_plan_add (plan, shader, node);
   /* 0-5 every kernel's, 6-9 the cooperative matrices' (0 for the others:
    * an ID a shader does not declare is ignored), 10 the load of A */
+  const gboolean cm = kernel == LS_VK_GEMM_COOPMAT;
   const uint32_t spec[A_LOAD_SPEC_ID + 1] = {
     tile_invocations (kernel, caps, t), t->bm, t->bn, t->bk, t->tm, t->tn,
-    kernel == LS_VK_GEMM_COOPMAT ? caps->coopmat_m : 0,
-    kernel == LS_VK_GEMM_COOPMAT ? caps->coopmat_n : 0,
-    kernel == LS_VK_GEMM_COOPMAT ? caps->coopmat_k : 0,
-    kernel == LS_VK_GEMM_COOPMAT ? caps->subgroup_size : 0,
-    g->a_load,
+    cm ? caps->coopmat_m : 0, cm ? caps->coopmat_n : 0, cm ? caps->coopmat_k : 0,
+    cm ? caps->subgroup_size : 0, g->a_load,
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) <= LS_VK_MAX_SPEC);
   memcpy (d->spec, spec, sizeof spec);

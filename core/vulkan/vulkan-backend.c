@@ -21,6 +21,7 @@ typedef struct {
   VkCommandBuffer cmd, cmd_profiled;
   VkQueryPool queries;
   guint8 *profiled_barrier;  /* per dispatch: a barrier precedes it (profiled) */
+  char *profile_csv;         /* LS_VULKAN_PROFILE_CSV, read with the profiled recording */
   VkFence fence;
   int n_barriers;
   gboolean profiling;
@@ -96,7 +97,7 @@ vulkan_setup (LsVulkanBackend *self, GError **error)
 /* The profiled variant is recorded on first use: the plain one carries no
  * timestamps. LS_VULKAN_PROFILE_SERIAL=1 records it with a barrier before
  * every dispatch, so that each is timed alone (the frame then takes
- * longer than the plain one). */
+ * longer than the plain one); LS_VULKAN_PROFILE_CSV is read here too, once. */
 static gboolean
 ensure_profiled (LsVulkanBackend *self, GError **error)
 {
@@ -116,6 +117,8 @@ ensure_profiled (LsVulkanBackend *self, GError **error)
                     "vkCreateQueryPool", error))
     return FALSE;
   self->profiled_barrier = g_new0 (guint8, MAX (self->plan.dispatches->len, 1));
+  const char *csv = g_getenv ("LS_VULKAN_PROFILE_CSV");
+  self->profile_csv = csv && *csv ? g_strdup (csv) : NULL;
   const LsVkRecording how = {
     .queries = self->queries,
     .serial = ls_vk_env_int ("LS_VULKAN_PROFILE_SERIAL", 0) != 0,
@@ -125,7 +128,7 @@ ensure_profiled (LsVulkanBackend *self, GError **error)
 }
 
 /* Sums the last run's timestamps per op kind, and writes them per
- * dispatch where LS_VULKAN_PROFILE_CSV names a file (vk-profile.c). */
+ * dispatch where LS_VULKAN_PROFILE_CSV named a file (vk-profile.c). */
 static gboolean
 read_profile (LsVulkanBackend *self, GError **error)
 {
@@ -153,10 +156,9 @@ read_profile (LsVulkanBackend *self, GError **error)
       self->op_count[op]++;
     seen[d->node] = TRUE;
   }
-  const char *csv = g_getenv ("LS_VULKAN_PROFILE_CSV");
-  return !csv || !*csv
-         || ls_vk_profile_write_csv (csv, self->parent.graph, &self->plan, ts, ms_per_tick,
-                                     self->profiled_barrier, error);
+  return !self->profile_csv
+         || ls_vk_profile_write_csv (self->profile_csv, self->parent.graph, &self->plan, ts,
+                                     ms_per_tick, self->profiled_barrier, error);
 }
 
 static gboolean
@@ -239,6 +241,7 @@ vulkan_free (LsBackend *backend)
   }
   ls_vk_plan_clear (&self->plan);
   g_free (self->profiled_barrier);
+  g_free (self->profile_csv);
   g_free (self->name);
   g_free (self);
 }

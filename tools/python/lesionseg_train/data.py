@@ -102,31 +102,39 @@ def split_val(names, fraction, seed, groups=None):
     return [i for i in range(n) if i not in va], sorted(va)
 
 
+def original_sizes(folder):
+    """{image id: 'WxH'} from @folder's SOURCES.tsv (columns id, orig_width,
+    orig_height): each image's size before ../shared/data shrank it, a fair proxy
+    for its camera. A missing file or column is an error naming it."""
+    path = os.path.join(folder, "SOURCES.tsv")
+    if not os.path.exists(path):
+        sys.exit("train.py: --val-by camera needs %s (columns id, orig_width, "
+                 "orig_height), as ../shared/data's folders and prepare_train_data.py's "
+                 "copies have" % path)
+    with open(path) as fh:
+        head = fh.readline().rstrip("\n").split("\t")
+        try:
+            cid, cw, ch = (head.index(c) for c in ("id", "orig_width", "orig_height"))
+        except ValueError:
+            sys.exit("train.py: %s has no id, orig_width and orig_height columns "
+                     "(found %s)" % (path, ", ".join(head)))
+        sizes = {}
+        for line in fh:
+            row = line.rstrip("\n").split("\t")
+            if len(row) > max(cid, cw, ch):
+                sizes[row[cid]] = "%sx%s" % (row[cw], row[ch])
+        return sizes
+
+
 def camera_groups(folders, names, min_images=5):
     """The camera of each name ('tag/stem', as load_folders makes them), as far as
-    the folder's SOURCES.tsv tells it: the original image size (columns id,
-    orig_width, orig_height), 'tag:WxH'. Sizes with fewer than @min_images images
-    (hand-cropped ones, mostly) make one group, 'tag:other'. A folder without
-    SOURCES.tsv, or an image it does not list, is an error naming it."""
+    the folder's SOURCES.tsv tells it: the original image size, 'tag:WxH'. Sizes
+    with fewer than @min_images images (hand-cropped ones, mostly) make one group,
+    'tag:other'. An image the file does not list is an error naming it."""
     sizes = {}
     for f in folders:
         tag = os.path.basename(os.path.normpath(f))
-        path = os.path.join(f, "SOURCES.tsv")
-        if not os.path.exists(path):
-            sys.exit("train.py: --val-by camera needs %s (columns id, orig_width, "
-                     "orig_height), as ../shared/data's folders and prepare_train_data.py's "
-                     "copies have" % path)
-        with open(path) as fh:
-            head = fh.readline().rstrip("\n").split("\t")
-            try:
-                cid, cw, ch = (head.index(c) for c in ("id", "orig_width", "orig_height"))
-            except ValueError:
-                sys.exit("train.py: %s has no id, orig_width and orig_height columns "
-                         "(found %s)" % (path, ", ".join(head)))
-            for line in fh:
-                row = line.rstrip("\n").split("\t")
-                if len(row) > max(cid, cw, ch):
-                    sizes[tag + "/" + row[cid]] = "%sx%s" % (row[cw], row[ch])
+        sizes.update((tag + "/" + i, wh) for i, wh in original_sizes(f).items())
     keys = []
     for name in names:
         if name not in sizes:
