@@ -63,7 +63,8 @@ pt_median=$(value "$pt" median)
 # run (the default again last, so drift shows): LayerNorms folded into GEMMs
 # (not by default on a discrete GPU), split-K, the workgroup count taken as
 # "busy" (tile and split-K choice), the fp32 register-blocked GEMM instead of
-# cooperative matrices, dispatches in graph order. The table is printed once,
+# cooperative matrices, dispatches in graph order, each attention's K, Q (and
+# V) from one Linear (a graph choice: both backends). The table is printed once,
 # with the summary.
 variant() {  # label, env assignments...
   local label=$1; shift
@@ -85,6 +86,7 @@ variants=$(
   variant "fp32 register-blocked GEMM (COOPMAT=0)" LS_VULKAN_COOPMAT=0
   variant "the same, LayerNorms folded" LS_VULKAN_COOPMAT=0 LS_VULKAN_FUSE_LN=1
   variant "dispatches in graph order (REORDER=0)" LS_VULKAN_REORDER=0
+  variant "K, Q, V as separate Linears (MERGE_QKV=0)" LS_GRAPH_MERGE_QKV=0
   variant "default, again" LS_VULKAN_NONE=1
 )
 

@@ -137,8 +137,8 @@ static void b_add (void *p) { Ctx *c = p; ls_cpu_add (c->y, c->x, c->count); }
 static void b_add_bias (void *p) { Ctx *c = p; ls_cpu_add_bias (c->y, c->n, c->c, c->b); }
 /* The softmaxes work in place: restore the input first so every call sees
  * realistic logits, and charge the copy to neither (it is timed apart). */
-static void b_sm_tok (void *p) { Ctx *c = p; ls_cpu_softmax_tokens (c->y, c->n, c->c); }
-static void b_sm_ch (void *p) { Ctx *c = p; ls_cpu_softmax_channels (c->y, c->n, c->c); }
+static void b_sm_tok (void *p) { Ctx *c = p; ls_cpu_softmax_tokens (c->y, c->n, c->c, c->c); }
+static void b_sm_ch (void *p) { Ctx *c = p; ls_cpu_softmax_channels (c->y, c->n, c->c, c->c); }
 static void b_dw (void *p) { Ctx *c = p; ls_cpu_dwconv3x3_skip (c->x, c->y, c->h, c->wd, c->c, c->w, c->b); }
 static void b_im2col (void *p) { Ctx *c = p; ls_cpu_im2col (c->x, c->y, c->h, c->wd, c->c, c->k, c->stride, c->pad); }
 static void b_im2col_planar (void *p) { Ctx *c = p; ls_cpu_im2col_planar (c->x, c->y, c->h, c->wd, c->c, c->k, c->stride, c->pad); }

@@ -5,6 +5,7 @@
 #include "affine.h"
 
 #include <cblas.h>
+#include <string.h>
 
 static double *
 to_double (const float *w, int rows, int cols, int ld)
@@ -51,5 +52,35 @@ ls_affine_compose (LsGraph *graph, LsAffine first, LsAffine second)
     }
     r.b = bf;
   }
+  return r;
+}
+
+LsAffine
+ls_affine_stack (LsGraph *graph, const LsAffine *parts, int count)
+{
+  g_return_val_if_fail (count > 0, LS_AFFINE_IDENTITY);
+  const int in = parts[0].in;
+  int out = 0;
+  gboolean bias = FALSE;
+  for (int p = 0; p < count; p++) {
+    g_return_val_if_fail (!ls_affine_is_identity (parts[p]) && parts[p].in == in,
+                          LS_AFFINE_IDENTITY);
+    out += parts[p].out;
+    bias |= parts[p].b != NULL;
+  }
+
+  LsAffine r = { .in = in, .out = out, .ldw = in };
+  float *w = ls_graph_own (graph, ls_aligned_alloc ((gsize) out * in));
+  float *b = bias ? ls_graph_own (graph, ls_aligned_alloc ((gsize) out)) : NULL;
+  int row = 0;
+  for (int p = 0; p < count; p++) {
+    for (int o = 0; o < parts[p].out; o++, row++) {
+      memcpy (w + (gsize) row * in, parts[p].w + (gsize) o * parts[p].ldw, sizeof (float) * in);
+      if (b)
+        b[row] = parts[p].b ? parts[p].b[o] : 0.0f;
+    }
+  }
+  r.w = w;
+  r.b = b;
   return r;
 }

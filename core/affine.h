@@ -27,3 +27,8 @@ ls_affine_is_identity (LsAffine a)
  * double precision; the new buffers belong to @graph. Either side may be the
  * identity. */
 LsAffine ls_affine_compose (LsGraph *graph, LsAffine first, LsAffine second);
+
+/* The @count maps of one input side by side, x -> [f1(x), f2(x), ...]: their
+ * weights' rows one under the other, their biases (0 where one has none)
+ * end to end; the new buffers belong to @graph. None may be the identity. */
+LsAffine ls_affine_stack (LsGraph *graph, const LsAffine *parts, int count);

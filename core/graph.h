@@ -9,13 +9,32 @@
 
 #include <glib.h>
 
-/* A token-major tensor: n rows (tokens) of c floats, row stride c. */
+/* A token-major tensor: n rows (tokens) of c floats, row stride ld.
+ *
+ * A view (ls_graph_view) is columns col .. col + c - 1 of another tensor,
+ * its base: ld is the base's c, and it has no storage of its own. Views
+ * let one Linear compute K, Q (and V) side by side, and the attention read
+ * each where it lies; only LS_OP_ATTN_CONTEXT and LS_OP_ATTN_APPLY read
+ * them (ls_graph_plan checks). */
 typedef struct {
-  int n, c;
+  int n, c, ld;
+  int base, col;         /* a view: base tensor and first column; else -1, 0 */
   gsize offset;          /* in floats, inside the activation arena */
-  int first_use, last_use;  /* node indices, for the memory plan */
+  int first_use, last_use;  /* node indices, for the memory plan (not views) */
   const char *name;      /* static string, for profiles and debugging */
 } LsTensor;
+
+/* Arena offsets are multiples of 16 floats (64 bytes): cache lines, and the
+ * alignment a Vulkan storage-buffer offset needs on every device we know.
+ * A view's first column must keep it: col a multiple of this. */
+#define LS_GRAPH_ALIGN 16
+
+/* Floats from a tensor's first element to one past its last */
+static inline gsize
+ls_tensor_span (const LsTensor *t)
+{
+  return t->n > 0 ? (gsize) (t->n - 1) * t->ld + t->c : 0;
+}
 
 typedef enum {
   /* dst[N, out] (+)= src[N, in] W^T + b; W is [out, ldw] with the first `in`
@@ -73,19 +92,33 @@ typedef struct {
   int output;            /* tensor id of the logits [H*W, 1] */
   int width, height;
   gsize arena_floats;    /* size of the planned activation arena */
+  guint8 *ancestors;     /* [i * nodes + j]: node j's output reaches node i */
   GPtrArray *owned;      /* buffers the graph allocated (fused weights) */
 } LsGraph;
 
 LsGraph  *ls_graph_new      (int width, int height);
 void      ls_graph_free     (LsGraph *graph);
 int       ls_graph_tensor   (LsGraph *graph, int n, int c, const char *name);
+/* Columns col .. col + c - 1 of tensor base (not itself a view; col a
+ * multiple of LS_GRAPH_ALIGN) as a tensor of their own. */
+int       ls_graph_view     (LsGraph *graph, int base, int col, int c, const char *name);
 /* Appends a node and returns a pointer valid until the next append. */
 LsNode   *ls_graph_add      (LsGraph *graph, LsOpKind op, const char *name);
 /* Takes ownership of an ls_aligned_alloc'd buffer (folded weights). */
 float    *ls_graph_own      (LsGraph *graph, float *buffer);
-/* Computes lifetimes and assigns arena offsets (greedy by size, first fit
- * among non-overlapping lifetimes); call once after the last node. */
+/* Computes lifetimes and assigns arena offsets (greedy by size, first fit);
+ * call once after the last node. Two tensors share memory only if the
+ * later one's writer depends on the earlier one's last reader, so that
+ * sharing never orders two nodes the data leaves independent (a GPU runs
+ * those side by side; the full config at 224x224 had 9 barriers more
+ * without this rule). A view lives as long as its base, which holds it. */
 void      ls_graph_plan     (LsGraph *graph);
+/* The data's partial order behind ls_graph_depends: ls_graph_plan finds
+ * it first; a graph laid out by hand (tests) calls this itself. */
+void      ls_graph_find_ancestors (LsGraph *graph);
+/* Whether node @later reads, through a chain of nodes, what node @earlier
+ * wrote; FALSE before the ancestors are found */
+gboolean  ls_graph_depends  (const LsGraph *graph, int later, int earlier);
 /* Floating-point operations the nodes execute (a multiply-add counts 2):
  * after folding, fewer than the network's nominal count. */
 double    ls_graph_flops    (const LsGraph *graph);

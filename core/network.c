@@ -107,35 +107,59 @@ typedef struct {
   LsAffine v;
 } Context;
 
+/* Whether K, Q (and V) of an attention on c channels come from one Linear:
+ * one GEMM of N = 2c or 3c fills a device (or a core's vector units)
+ * better than two or three of N = c, and reads X once. The attention then
+ * reads each as a view, which must start on the arena's alignment.
+ * LS_GRAPH_MERGE_QKV=0 keeps them apart (benchmarks compare the two). */
+static gboolean
+merge_projections (int c)
+{
+  return g_strcmp0 (g_getenv ("LS_GRAPH_MERGE_QKV"), "0") != 0 && c % LS_GRAPH_ALIGN == 0;
+}
+
+/* The [N, c] projections parts[i](x) of one attention, named names[i],
+ * into out[i] */
+static void
+projections (Builder *bld, int x, const LsAffine *parts, const char *const *names, int count,
+             int c, const char *prefix, int *out)
+{
+  if (!merge_projections (c)) {
+    for (int i = 0; i < count; i++)
+      out[i] = linear (bld, x, parts[i], names[i]);
+    return;
+  }
+  const char *name = label (count == 3 ? "%s.keys+queries+values" : "%s.keys+queries", prefix);
+  int all = linear (bld, x, ls_affine_stack (bld->graph, parts, count), name);
+  for (int i = 0; i < count; i++)
+    out[i] = ls_graph_view (bld->graph, all, i * c, c, label ("%s.out", names[i]));
+}
+
 /* Q and the context of the attention at prefix, of width c, on pre(x) */
 static Context
 attention_context (Builder *bld, int x, LsAffine pre, int c, const char *prefix, int *q_out)
 {
   const LsTensor *xt = ls_graph_get_tensor (bld->graph, x);
   const int n = xt->n, cx = xt->c;
-  g_autofree char *keys = g_strconcat (prefix, ".keys", NULL);
-  g_autofree char *queries = g_strconcat (prefix, ".queries", NULL);
-  g_autofree char *values = g_strconcat (prefix, ".values", NULL);
-
-  int k = linear (bld, x, ls_affine_compose (bld->graph, pre, affine (bld, keys, c, c, TRUE)),
-                  keys);
-  *q_out = linear (bld, x,
-                   ls_affine_compose (bld->graph, pre, affine (bld, queries, c, c, TRUE)),
-                   queries);
-  Context ctx = {
-    .v = ls_affine_compose (bld->graph, pre, affine (bld, values, c, c, TRUE)),
+  const char *names[3] = {
+    label ("%s.keys", prefix), label ("%s.queries", prefix), label ("%s.values", prefix),
   };
-  int v = x;
-  if (n <= cx) {                /* V is cheaper than the fold */
-    v = linear (bld, x, ctx.v, values);
-    ctx.v = LS_AFFINE_IDENTITY;
-  }
+  LsAffine parts[3];
+  for (int i = 0; i < 3; i++)
+    parts[i] = ls_affine_compose (bld->graph, pre, affine (bld, names[i], c, c, TRUE));
 
-  const LsTensor *vt = ls_graph_get_tensor (bld->graph, v);
+  /* V is cheaper than the fold when there are fewer tokens than channels */
+  const gboolean with_v = n <= cx;
+  int kqv[3] = { -1, -1, x };
+  projections (bld, x, parts, names, with_v ? 3 : 2, c, prefix, kqv);
+  *q_out = kqv[1];
+  Context ctx = { .v = with_v ? LS_AFFINE_IDENTITY : parts[2] };
+
+  const LsTensor *vt = ls_graph_get_tensor (bld->graph, kqv[2]);
   ctx.raw = tensor (bld, c, vt->c, label ("%s.context", prefix));
   LsNode *node = ls_graph_add (bld->graph, LS_OP_ATTN_CONTEXT, label ("%s.context", prefix));
-  node->src[0] = k;
-  node->src[1] = v;
+  node->src[0] = kqv[0];
+  node->src[1] = kqv[2];
   node->nsrc = 2;
   node->dst = ctx.raw;
   return ctx;

@@ -1,5 +1,6 @@
 #version 450
-// Efficient attention, key softmax statistics: per channel of K [N, C], an
+// Efficient attention, key softmax statistics: per channel of K [N, C] (row
+// stride ld: K may be columns of the merged K/Q/V projection), an
 // online (max, sum exp(k - max)) pair per token chunk. Softmax over tokens is
 // a reduction down columns: workgroup (x, y) covers 64 channels and token
 // chunk y; four lanes per channel keep a pair each, merged in shared
@@ -10,7 +11,7 @@
 #include "common.glsl"
 #include "math.glsl"
 layout(local_size_x = 256) in;
-layout(push_constant) uniform Params { uint n, c, chunk_rows; } pc;
+layout(push_constant) uniform Params { uint n, c, ld, chunk_rows; } pc;
 
 shared float sm[256], ss[256];
 
@@ -22,7 +23,7 @@ void main ()
   float m = 0.0, s = 0.0;
   if (ch < pc.c) {
     for (uint r = r0 + lane; r < r1; r += 4u) {
-      float x = src0[r * pc.c + ch];
+      float x = src0[r * pc.ld + ch];
       if (s == 0.0) {
         m = x;
         s = 1.0;

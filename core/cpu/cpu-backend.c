@@ -140,16 +140,17 @@ run_node (LsCpuBackend *self, const LsNode *node)
   case LS_OP_ATTN_CONTEXT: {
     const float *v = tensor_data (self, node->src[1]);
     const int cv = ls_graph_get_tensor (graph, node->src[1])->c;
-    ls_cpu_softmax_tokens (x, src->n, src->c);
-    sgemm_rows (TRUE, FALSE, src->c, cv, src->n, x, src->c, v, cv, NULL, FALSE, y, dst->c);
+    const int ldv = ls_graph_get_tensor (graph, node->src[1])->ld;
+    ls_cpu_softmax_tokens (x, src->n, src->c, src->ld);
+    sgemm_rows (TRUE, FALSE, src->c, cv, src->n, x, src->ld, v, ldv, NULL, FALSE, y, dst->c);
     break;
   }
 
   case LS_OP_ATTN_APPLY: {
     const float *g = tensor_data (self, node->src[1]);
     const int cg = ls_graph_get_tensor (graph, node->src[1])->c;
-    ls_cpu_softmax_channels (x, src->n, src->c);
-    sgemm_rows (FALSE, FALSE, src->n, cg, src->c, x, src->c, g, cg, NULL, node->accumulate, y,
+    ls_cpu_softmax_channels (x, src->n, src->c, src->ld);
+    sgemm_rows (FALSE, FALSE, src->n, cg, src->c, x, src->ld, g, cg, NULL, node->accumulate, y,
                 dst->c);
     break;
   }
@@ -180,7 +181,7 @@ run_node (LsCpuBackend *self, const LsNode *node)
 static gboolean
 tensors_overlap (const LsTensor *a, const LsTensor *b)
 {
-  return a->offset < b->offset + (gsize) b->n * b->c && b->offset < a->offset + (gsize) a->n * a->c;
+  return a->offset < b->offset + ls_tensor_span (b) && b->offset < a->offset + ls_tensor_span (a);
 }
 
 static Fusion

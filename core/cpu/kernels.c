@@ -309,10 +309,10 @@ ls_cpu_add_bias (float *y, int n, int c, const float *bias)
 /* ---- softmax ------------------------------------------------------------ */
 
 LS_CLONES static void
-softmax_rows (float *x, int r0, int r1, int c)
+softmax_rows (float *x, int r0, int r1, int c, int ld)
 {
   for (int r = r0; r < r1; r++) {
-    float *row = x + (gsize) r * c;
+    float *row = x + (gsize) r * ld;
     float m = -INFINITY;
 #pragma omp simd reduction(max:m)
     for (int i = 0; i < c; i++)
@@ -332,12 +332,12 @@ softmax_rows (float *x, int r0, int r1, int c)
 }
 
 void
-ls_cpu_softmax_channels (float *x, int n, int c)
+ls_cpu_softmax_channels (float *x, int n, int c, int ld)
 {
   int step = rows_per_task (c);
 #pragma omp parallel for schedule(static) if ((gint64) n * c * 4 > LS_PAR_MIN_WORK)
   for (int r = 0; r < n; r += step)
-    softmax_rows (x, r, MIN (n, r + step), c);
+    softmax_rows (x, r, MIN (n, r + step), c, ld);
 }
 
 /* Rows per partial sum in softmax_tokens: summing 3136+ exponentials into
@@ -346,12 +346,12 @@ ls_cpu_softmax_channels (float *x, int n, int c)
 #define LS_SOFTMAX_SUM_ROWS 64
 
 LS_CLONES static void
-colmax_rows (const float *x, int r0, int r1, int c, float *restrict m)
+colmax_rows (const float *x, int r0, int r1, int c, int ld, float *restrict m)
 {
   for (int i = 0; i < c; i++)
     m[i] = -INFINITY;
   for (int r = r0; r < r1; r++) {
-    const float *row = x + (gsize) r * c;
+    const float *row = x + (gsize) r * ld;
 #pragma omp simd
     for (int i = 0; i < c; i++)
       m[i] = row[i] > m[i] ? row[i] : m[i];
@@ -359,7 +359,7 @@ colmax_rows (const float *x, int r0, int r1, int c, float *restrict m)
 }
 
 LS_CLONES static void
-colexp_rows (float *x, int r0, int r1, int c, const float *restrict m,
+colexp_rows (float *x, int r0, int r1, int c, int ld, const float *restrict m,
              float *restrict sum, float *restrict part)
 {
   for (int i = 0; i < c; i++)
@@ -369,7 +369,7 @@ colexp_rows (float *x, int r0, int r1, int c, const float *restrict m,
       part[i] = 0.0f;
     int rend = MIN (r1, rb + LS_SOFTMAX_SUM_ROWS);
     for (int r = rb; r < rend; r++) {
-      float *restrict row = x + (gsize) r * c;
+      float *restrict row = x + (gsize) r * ld;
 #pragma omp simd
       for (int i = 0; i < c; i++) {
         float e = ls_exp (row[i] - m[i]);
@@ -384,10 +384,10 @@ colexp_rows (float *x, int r0, int r1, int c, const float *restrict m,
 }
 
 static void
-colscale_rows (float *x, int r0, int r1, int c, const float *restrict inv)
+colscale_rows (float *x, int r0, int r1, int c, int ld, const float *restrict inv)
 {
   for (int r = r0; r < r1; r++) {
-    float *restrict row = x + (gsize) r * c;
+    float *restrict row = x + (gsize) r * ld;
 #pragma omp simd
     for (int i = 0; i < c; i++)
       row[i] *= inv[i];
@@ -405,7 +405,7 @@ colscale_rows (float *x, int r0, int r1, int c, const float *restrict inv)
  * Allocates (2 T + 2) C floats of scratch per call (T = threads): tiny
  * next to the N C floats it sweeps. */
 void
-ls_cpu_softmax_tokens (float *x, int n, int c)
+ls_cpu_softmax_tokens (float *x, int n, int c, int ld)
 {
   gboolean par = (gint64) n * c * 4 > LS_PAR_MIN_WORK;
   int tmax = par ? MAX (1, MIN (omp_get_max_threads (), n)) : 1;
@@ -419,7 +419,7 @@ ls_cpu_softmax_tokens (float *x, int n, int c)
     float *mine = scratch + (gsize) c * (2 + 2 * t);
     float *part = mine + c;
 
-    colmax_rows (x, r0, r1, c, mine);
+    colmax_rows (x, r0, r1, c, ld, mine);
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (int i = 0; i < c; i++) {
@@ -431,7 +431,7 @@ ls_cpu_softmax_tokens (float *x, int n, int c)
       gmax[i] = m;
     }
     /* (implicit barrier: everyone needs all of gmax) */
-    colexp_rows (x, r0, r1, c, gmax, mine, part);
+    colexp_rows (x, r0, r1, c, ld, gmax, mine, part);
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (int i = 0; i < c; i++) {
@@ -440,7 +440,7 @@ ls_cpu_softmax_tokens (float *x, int n, int c)
         s += scratch[(gsize) c * (2 + 2 * u) + i];
       ginv[i] = 1.0f / s;
     }
-    colscale_rows (x, r0, r1, c, ginv);
+    colscale_rows (x, r0, r1, c, ld, ginv);
   }
   g_free (scratch);
 }

@@ -39,12 +39,14 @@ void ls_cpu_add_bias (float *y, int n, int c, const float *bias);
 /* y += x, count elements. */
 void ls_cpu_add (float *y, const float *x, size_t count);
 
-/* Softmax over tokens, per channel (each column of [N, C] sums to 1).
- * In place. Allocates (2 * threads + 2) * C floats of scratch per call. */
-void ls_cpu_softmax_tokens (float *x, int n, int c);
+/* Softmax over tokens, per channel (each column of [N, C], row stride ld,
+ * sums to 1). In place. Allocates (2 * threads + 2) * C floats of scratch
+ * per call. */
+void ls_cpu_softmax_tokens (float *x, int n, int c, int ld);
 
-/* Softmax over channels, per token (each row of [N, C] sums to 1). In place. */
-void ls_cpu_softmax_channels (float *x, int n, int c);
+/* Softmax over channels, per token (each row of [N, C], row stride ld,
+ * sums to 1). In place. */
+void ls_cpu_softmax_channels (float *x, int n, int c, int ld);
 
 /* z[n, c] = h[n, c] + bias[c] + sum over the 3x3 neighbourhood (zero padded,
  * on the h x w grid) of w[c, ky, kx] * h[neighbour, c].

@@ -52,8 +52,8 @@ overlaps (const LsGraph *graph, int a, int b)
   if (a < 0 || b < 0)
     return FALSE;
   const LsTensor *ta = ls_graph_get_tensor (graph, a), *tb = ls_graph_get_tensor (graph, b);
-  return ta->offset < tb->offset + (gsize) tb->n * tb->c
-         && tb->offset < ta->offset + (gsize) ta->n * ta->c;
+  return ta->offset < tb->offset + ls_tensor_span (tb)
+         && tb->offset < ta->offset + ls_tensor_span (ta);
 }
 
 /* The last node that reads LayerNorm @ln's output, when all its readers are

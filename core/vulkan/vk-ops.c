@@ -355,8 +355,8 @@ static gboolean
 plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **error)
 {
   const LsTensor *k = ls_graph_get_tensor (plan->graph, node->src[0]);
-  const uint32_t n = (uint32_t) k->n, c = (uint32_t) k->c;
-  const uint32_t cv = (uint32_t) ls_graph_get_tensor (plan->graph, node->src[1])->c;
+  const LsTensor *v = ls_graph_get_tensor (plan->graph, node->src[1]);
+  const uint32_t n = (uint32_t) k->n, c = (uint32_t) k->c, cv = (uint32_t) v->c;
 
   /* key softmax statistics: a (max, sum) pair per channel and token chunk;
    * the context GEMM merges its channels' pairs before it starts */
@@ -371,7 +371,7 @@ plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **
   d->bind[0] = partials;
   d->bind[1] = ls_vk_plan_tensor (plan, node->src[0]);
   d->writes = 1;
-  uint32_t push[] = { n, c, chunk_rows };
+  uint32_t push[] = { n, c, (uint32_t) k->ld, chunk_rows };
   ls_vk_dispatch_push (d, push, sizeof push);
   d->groups[0] = channel_groups;
   d->groups[1] = chunks;
@@ -379,7 +379,7 @@ plan_attn_context (LsVkPlan *plan, int node_index, const LsNode *node, GError **
   /* G = softmax_N(K)^T V: A = K transposed, split-K over the tokens */
   Gemm g = {
     .shader = LS_SHADER_EFFATTN_CONTEXT,
-    .m = c, .n = cv, .k = n, .lda = c, .ldb = cv,
+    .m = c, .n = cv, .k = n, .lda = (uint32_t) k->ld, .ldb = (uint32_t) v->ld,
     .ldc = (uint32_t) ls_graph_get_tensor (plan->graph, node->dst)->c,
     .flags = GEMM_TRANS_A,
     .a = ls_vk_plan_tensor (plan, node->src[0]),
@@ -403,7 +403,7 @@ plan_attn_apply (LsVkPlan *plan, int node_index, const LsNode *node, GError **er
   Gemm g = {
     .shader = LS_SHADER_EFFATTN_APPLY,
     .m = (uint32_t) q->n, .n = cg, .k = (uint32_t) q->c,
-    .lda = (uint32_t) q->c, .ldb = cg, .ldc = (uint32_t) dst->c,
+    .lda = (uint32_t) q->ld, .ldb = cg, .ldc = (uint32_t) dst->c,
     .flags = node->accumulate ? GEMM_ACCUMULATE : 0,
     .a = qr, .b = ls_vk_plan_tensor (plan, node->src[1]),
     .c = ls_vk_plan_tensor (plan, node->dst),

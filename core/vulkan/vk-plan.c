@@ -35,29 +35,6 @@ ls_vk_plan_init (LsVkPlan *plan, const LsGraph *graph, const LsVkCaps *caps)
   plan->align = LS_VK_ALIGN;
   plan->node = -1;
 
-  /* ancestors through the data: node i reads a tensor last written by
-   * node j (its dst or, for in-place ops, the same tensor), and all of
-   * j's ancestors */
-  const guint n = graph->nodes->len;
-  plan->ancestors = g_new0 (guint8, (gsize) MAX (n, 1) * MAX (n, 1));
-  g_autofree int *writer = g_new (int, MAX (graph->tensors->len, 1));
-  for (guint t = 0; t < graph->tensors->len; t++)
-    writer[t] = -1;
-  for (guint i = 0; i < n; i++) {
-    const LsNode *node = ls_graph_get_node (graph, (int) i);
-    guint8 *row = plan->ancestors + (gsize) i * n;
-    for (int k = 0; k < node->nsrc; k++) {
-      int j = node->src[k] >= 0 ? writer[node->src[k]] : -1;
-      if (j < 0)
-        continue;
-      row[j] = 1;
-      const guint8 *up = plan->ancestors + (gsize) j * n;
-      for (guint a = 0; a < n; a++)
-        row[a] |= up[a];
-    }
-    if (node->dst >= 0)
-      writer[node->dst] = (int) i;
-  }
   ls_vk_plan_fuse (plan);
 }
 
@@ -74,7 +51,6 @@ ls_vk_plan_clear (LsVkPlan *plan)
   g_hash_table_unref (plan->weight_index_f16);
   g_array_unref (plan->scratch_free);
   g_array_unref (plan->scratch_live);
-  g_free (plan->ancestors);
   g_free (plan->ln_of);
   memset (plan, 0, sizeof *plan);
 }
@@ -92,7 +68,7 @@ ls_vk_plan_tensor (LsVkPlan *plan, int tensor_id)
 {
   const LsTensor *t = ls_graph_get_tensor (plan->graph, tensor_id);
   return (LsVkRange) {
-    LS_VK_BUF_ARENA, (VkDeviceSize) t->offset * 4, (VkDeviceSize) t->n * t->c * 4,
+    LS_VK_BUF_ARENA, (VkDeviceSize) t->offset * 4, (VkDeviceSize) ls_tensor_span (t) * 4,
   };
 }
 
@@ -169,13 +145,6 @@ ls_vk_plan_pack (LsVkPlan *plan, const float *values, gsize floats)
   return add_weight (plan, NULL, g_memdup2 (values, floats * 4), floats, FALSE);
 }
 
-static gboolean
-depends_on (const LsVkPlan *plan, int node, int earlier)
-{
-  return node >= 0 && earlier >= 0
-         && plan->ancestors[(gsize) node * plan->graph->nodes->len + earlier];
-}
-
 /* First fit among the holes the current node may reuse, else the end of
  * the buffer grows. */
 LsVkRange
@@ -186,7 +155,7 @@ ls_vk_plan_scratch (LsVkPlan *plan, gsize floats)
   gboolean found = FALSE;
   for (guint i = 0; i < plan->scratch_free->len; i++) {
     LsVkHole *hole = &g_array_index (plan->scratch_free, LsVkHole, i);
-    if (hole->size < size || !depends_on (plan, plan->node, hole->freed_by))
+    if (hole->size < size || !ls_graph_depends (plan->graph, plan->node, hole->freed_by))
       continue;
     r.offset = hole->offset;
     hole->offset += size;

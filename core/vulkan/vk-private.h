@@ -214,7 +214,6 @@ typedef struct {
   GArray *scratch_free;        /* LsVkHole: holes of the scratch buffer */
   GArray *scratch_live;        /* LsVkRange: the node being planned holds these */
   int node;                    /* the node being planned, -1 before the first */
-  guint8 *ancestors;           /* [i * n_nodes + j]: node j's output reaches node i */
   /* LayerNorms folded into GEMMs (vk-fuse.c): for such a LayerNorm its own
    * index, for a Linear that applies one on load that LayerNorm's, else -1 */
   int *ln_of;

@@ -5,7 +5,7 @@
  * read): the last writer of every arena/scratch byte range is tracked.
  *
  * Before that, ls_vk_plan_schedule orders the dispatches by dependency
- * level, so that independent ones (the split-K GEMMs of Q, K and V, each
+ * level, so that independent ones (split-K GEMMs on one input, each
  * with its own scratch, then their reduces) sit between the same two
  * barriers. The per-dispatch timestamps of --profile are then approximate
  * within such a group: its dispatches may overlap (a serial recording puts

@@ -174,8 +174,10 @@ test_converter_round_trip (void)
   tmp_dir_remove (dir);
 }
 
-/* No two tensors alive at the same time share arena memory, and reuse makes
- * the arena smaller than all tensors together. */
+/* No two tensors alive at the same time share arena memory, two that share
+ * it are ordered by the data anyway, and reuse makes the arena smaller than
+ * all tensors together. Views (the attentions' K, Q
+ * and V, columns of one Linear's output) lie inside their base. */
 static void
 test_memory_plan (void)
 {
@@ -185,22 +187,51 @@ test_memory_plan (void)
   g_assert_no_error (error);
 
   gsize total = 0;
+  int views = 0, shared_pairs = 0;
   for (guint i = 0; i < graph->tensors->len; i++) {
     const LsTensor *a = ls_graph_get_tensor (graph, (int) i);
+    if (a->base >= 0) {
+      const LsTensor *base = ls_graph_get_tensor (graph, a->base);
+      g_assert_cmpint (base->base, <, 0);
+      g_assert_cmpint (a->ld, ==, base->c);
+      g_assert_cmpint (a->n, ==, base->n);
+      g_assert_cmpuint (a->offset, ==, base->offset + a->col);
+      g_assert_cmpint (a->col + a->c, <=, base->c);
+      g_assert_cmpint (a->offset % 16, ==, 0);
+      views++;
+      continue;
+    }
+    g_assert_cmpint (a->ld, ==, a->c);
     gsize a_size = (gsize) a->n * a->c;
     total += a_size;
     g_assert_cmpuint (a->offset + a_size, <=, graph->arena_floats);
     g_assert_cmpint (a->offset % 16, ==, 0);
     for (guint j = i + 1; j < graph->tensors->len; j++) {
       const LsTensor *b = ls_graph_get_tensor (graph, (int) j);
+      if (b->base >= 0)
+        continue;
       gboolean alive_together = a->first_use <= b->last_use && b->first_use <= a->last_use;
       gboolean share = a->offset < b->offset + (gsize) b->n * b->c &&
                        b->offset < a->offset + a_size;
       if (alive_together && share)
         g_error ("tensors %s and %s are alive together and share memory", a->name, b->name);
+      /* sharing orders nothing the data leaves unordered (a GPU would
+       * need a barrier for it): the later tensor's writer depends on the
+       * earlier one's last reader */
+      const LsTensor *early = a->last_use < b->first_use ? a : b, *late = early == a ? b : a;
+      if (share && !ls_graph_depends (graph, late->first_use, early->last_use))
+        g_error ("tensors %s and %s share memory, but node %d does not depend on node %d",
+                 early->name, late->name, late->first_use, early->last_use);
+      shared_pairs += share;
     }
   }
-  g_test_message ("arena %.1f MB for %.1f MB of tensors", graph->arena_floats * 4e-6, total * 4e-6);
+  g_test_message ("arena %.1f MB for %.1f MB of tensors, %d views, %d pairs sharing memory",
+                  graph->arena_floats * 4e-6, total * 4e-6, views, shared_pairs);
+  /* K and Q of every attention (the full config's channels are multiples
+   * of 16), V too where it is computed */
+  const LsConfig *cfg = &full_config;
+  g_assert_cmpint (views, >=, 2 * (cfg->layers[0] + cfg->layers[1] + cfg->layers[2]
+                                   + cfg->iscf_scales));
   g_assert_cmpuint (graph->arena_floats, <, total / 3);
   ls_graph_free (graph);
 }
@@ -250,6 +281,94 @@ test_affine_compose (void)
   g_assert_true (ls_affine_compose (graph, LS_AFFINE_IDENTITY, first).w == w1);
   g_assert_true (ls_affine_compose (graph, first, LS_AFFINE_IDENTITY).w == w1);
   ls_graph_free (graph);
+}
+
+/* Linears of one input stacked side by side give each part's output in
+ * their columns: weights with a row stride, and a part without bias. */
+static void
+test_affine_stack (void)
+{
+  enum { IN = 5, OUT0 = 3, OUT1 = 4 };
+  float w0[OUT0 * 7], b0[OUT0], w1[OUT1 * IN], x[IN];
+  for (int i = 0; i < OUT0 * 7; i++)
+    w0[i] = sinf (i * 0.7f);
+  for (int i = 0; i < OUT1 * IN; i++)
+    w1[i] = cosf (i * 0.3f);
+  for (int i = 0; i < OUT0; i++)
+    b0[i] = 0.5f + i;
+  for (int i = 0; i < IN; i++)
+    x[i] = 1.0f - 0.3f * i;
+
+  LsGraph *graph = ls_graph_new (32, 32);
+  const LsAffine parts[2] = { { w0, b0, IN, OUT0, 7 }, { w1, NULL, IN, OUT1, IN } };
+  LsAffine both = ls_affine_stack (graph, parts, 2);
+  g_assert_cmpint (both.in, ==, IN);
+  g_assert_cmpint (both.out, ==, OUT0 + OUT1);
+  g_assert_nonnull (both.b);
+  for (int o = 0; o < both.out; o++) {
+    const LsAffine *p = &parts[o < OUT0 ? 0 : 1];
+    int row = o < OUT0 ? o : o - OUT0;
+    double expect = p->b ? p->b[row] : 0, got = both.b[o];
+    for (int i = 0; i < IN; i++) {
+      expect += (double) p->w[row * p->ldw + i] * x[i];
+      got += (double) both.w[o * both.ldw + i] * x[i];
+    }
+    g_assert_cmpfloat (got, ==, expect);
+  }
+  /* no part with a bias: none stacked */
+  const LsAffine plain[2] = { { w1, NULL, IN, OUT1, IN }, { w1, NULL, IN, OUT1, IN } };
+  g_assert_null (ls_affine_stack (graph, plain, 2).b);
+  ls_graph_free (graph);
+}
+
+static int
+count_linears (LsModel *model, int size)
+{
+  g_autoptr (GError) error = NULL;
+  LsGraph *graph = ls_network_build (model, size, size, &error);
+  g_assert_no_error (error);
+  int linears = 0;
+  for (guint i = 0; i < graph->nodes->len; i++)
+    linears += ls_graph_get_node (graph, (int) i)->op == LS_OP_LINEAR;
+  ls_graph_free (graph);
+  return linears;
+}
+
+/* K, Q (and V) of each attention from one Linear, read as views, give the
+ * logits that three Linears give (LS_GRAPH_MERGE_QKV=0), with one Linear
+ * an attention instead of two or three: the tiny config at 64 x 64 has
+ * V computed on its last stage (16 tokens, 48 channels) and folded elsewhere. */
+static void
+test_merged_projections (void)
+{
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 5);
+  const int n = 64 * 64;
+  g_autofree float *input = g_new (float, 3 * n);
+  g_autofree float *merged = g_new (float, n);
+  g_autofree float *apart = g_new (float, n);
+  for (int i = 0; i < 3 * n; i++)
+    input[i] = (float) ((i * 37) % 256);
+  g_autoptr (GError) error = NULL;
+
+  int merged_linears = count_linears (model, 64);
+  g_autoptr (LsEngine) a = test_engine_new (model, LS_BACKEND_CPU, 64, 64, 2);
+  g_assert_true (ls_engine_run_tensor (a, input, merged, &error));
+
+  g_setenv ("LS_GRAPH_MERGE_QKV", "0", TRUE);
+  int apart_linears = count_linears (model, 64);
+  g_autoptr (LsEngine) b = test_engine_new (model, LS_BACKEND_CPU, 64, 64, 2);
+  g_unsetenv ("LS_GRAPH_MERGE_QKV");
+  g_assert_true (ls_engine_run_tensor (b, input, apart, &error));
+
+  /* 4 blocks and 3 ISCF attentions; the last stage's block and ISCF
+   * attention compute V as well (one more Linear each when apart) */
+  g_test_message ("Linears: %d merged, %d apart", merged_linears, apart_linears);
+  g_assert_cmpint (apart_linears - merged_linears, ==, 4 + 3 + 2);
+  double worst = 0;
+  for (int i = 0; i < n; i++)
+    worst = MAX (worst, fabs ((double) merged[i] - apart[i]));
+  g_test_message ("max |merged - apart| %.3g", worst);
+  g_assert_cmpfloat (worst, <=, 1e-5);
 }
 
 /* The folds around the attention are taken where they save work: the full
@@ -350,6 +469,8 @@ main (int argc, char **argv)
   g_test_add_func ("/network/converter-round-trip", test_converter_round_trip);
   g_test_add_func ("/network/memory-plan", test_memory_plan);
   g_test_add_func ("/network/affine-compose", test_affine_compose);
+  g_test_add_func ("/network/affine-stack", test_affine_stack);
+  g_test_add_func ("/network/merged-projections", test_merged_projections);
   g_test_add_func ("/network/folding-saves-work", test_folding_saves_work);
   g_test_add_func ("/network/bad-input-size", test_bad_input_size);
   g_test_add_func ("/network/two-engines-two-threads", test_two_engines_two_threads);

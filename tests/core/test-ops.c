@@ -397,9 +397,9 @@ run_softmax (gboolean over_tokens)
         softmax_ref (x + (gsize) r * c, ref + (gsize) r * c, c, 1);
 
     if (over_tokens)
-      ls_cpu_softmax_tokens (x, n, c);
+      ls_cpu_softmax_tokens (x, n, c, c);
     else
-      ls_cpu_softmax_channels (x, n, c);
+      ls_cpu_softmax_channels (x, n, c, c);
 
     char *what = g_strdup_printf ("%s n=%d c=%d scale=%g", name, n, c,
                                   sh->scale);
@@ -431,9 +431,9 @@ run_softmax (gboolean over_tokens)
   for (int i = 0; i < c; i++)
     x[i] = 1000.0f;              /* first row all large */
   if (over_tokens)
-    ls_cpu_softmax_tokens (x, n, c);
+    ls_cpu_softmax_tokens (x, n, c, c);
   else
-    ls_cpu_softmax_channels (x, n, c);
+    ls_cpu_softmax_channels (x, n, c, c);
   for (int i = 0; i < n * c; i++)
     g_assert_false (isnan (x[i]));
   g_free (x);
@@ -450,6 +450,42 @@ static void
 test_softmax_channels (void)
 {
   run_softmax (FALSE);
+}
+
+/* Both softmaxes on columns 32 .. 32 + c - 1 of a wider tensor (row stride
+ * ld), as the attention reads K and Q out of one Linear's output: equal to
+ * the softmax of those columns alone, and the other columns untouched. */
+static void
+test_softmax_strided (void)
+{
+  GRand *rand = new_rand ();
+  const int n = 300, c = 40, ld = 112, col = 32;
+  for (int over_tokens = 0; over_tokens < 2; over_tokens++) {
+    float *wide = random_floats (rand, (gsize) n * ld, -3, 3);
+    float *before = g_memdup2 (wide, sizeof (float) * n * ld);
+    float *alone = g_new (float, (gsize) n * c);
+    for (int r = 0; r < n; r++)
+      memcpy (alone + (gsize) r * c, wide + (gsize) r * ld + col, sizeof (float) * c);
+    if (over_tokens) {
+      ls_cpu_softmax_tokens (wide + col, n, c, ld);
+      ls_cpu_softmax_tokens (alone, n, c, c);
+    } else {
+      ls_cpu_softmax_channels (wide + col, n, c, ld);
+      ls_cpu_softmax_channels (alone, n, c, c);
+    }
+    for (int r = 0; r < n; r++)
+      for (int i = 0; i < ld; i++) {
+        float got = wide[(gsize) r * ld + i];
+        if (i >= col && i < col + c)
+          g_assert_cmpfloat (got, ==, alone[(gsize) r * c + i - col]);
+        else
+          g_assert_cmpfloat (got, ==, before[(gsize) r * ld + i]);
+      }
+    g_free (wide);
+    g_free (before);
+    g_free (alone);
+  }
+  g_rand_free (rand);
 }
 
 /* ---- depthwise conv ------------------------------------------------------- */
@@ -758,6 +794,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/add-bias", test_add_bias);
   g_test_add_func ("/ops/softmax-tokens", test_softmax_tokens);
   g_test_add_func ("/ops/softmax-channels", test_softmax_channels);
+  g_test_add_func ("/ops/softmax-strided", test_softmax_strided);
   g_test_add_func ("/ops/dwconv3x3-skip", test_dwconv);
   g_test_add_func ("/ops/im2col", test_im2col);
   g_test_add_func ("/ops/im2col-planar", test_im2col_planar);
