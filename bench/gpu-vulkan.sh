@@ -133,8 +133,10 @@ dispatch_profile() {  # name, env assignments...
 # following the tile; the candidate tiles that the plan never picks by
 # itself included, core/vulkan/vk-ops.c): for each GEMM node, the tile that
 # ran it fastest against the plan's own choice (bench/tile-sweep.awk), i.e.
-# what a choice of tile per shape would save. Each forced tile's logits are
-# checked against the CPU backend in the same run: a tile that computes
+# what a choice of tile per shape would save; then those winners, written as
+# a tile file (gemm-tiles-NAME.tiles, LS_VULKAN_GEMM_TILES), timed against the
+# plan's choice and checked against the CPU backend. Each forced tile's logits
+# are checked against the CPU backend in the same run: a tile that computes
 # garbage must not look fast.
 tile_sweep() {  # name, number of tiles, env assignments...
   local name=$1 tiles=$2; shift 2
@@ -146,11 +148,19 @@ tile_sweep() {  # name, number of tiles, env assignments...
     echo "tile $i: $parity"
   done
   echo "-- $name: each GEMM node's fastest tile (of ${#files[@]} runs; the first is the plan's choice)"
-  awk -F, -f "$root/bench/tile-sweep.awk" "${files[@]}"
+  local tiles="$profile_dir/gemm-tiles-$name.tiles"
+  awk -F, -v tiles_out="$tiles" -f "$root/bench/tile-sweep.awk" "${files[@]}"
+  # the winners applied at once, timed as the variants were: a per-shape
+  # choice measured, not estimated from dispatches timed alone
+  echo "-- $name: the plan's tiles against $tiles (LS_VULKAN_GEMM_TILES), same run"
+  variant "$name, the plan's tiles" "$@"
+  variant "$name, the sweep's tiles" "$@" LS_VULKAN_GEMM_TILES="$tiles"
+  variant "$name, the plan's tiles, again" "$@"
+  echo "$name, the sweep's tiles: $(record_profile "$name-tuned" "$@" LS_VULKAN_GEMM_TILES="$tiles")"
 }
-echo "== per-dispatch profiles (serial)"
+# The default path first (the one the targets are about), the fp32 one after
+echo "== per-dispatch profiles (serial) and GEMM tiles, each forced in turn"
 dispatch_profile default LS_VULKAN_NONE=1
-dispatch_profile coopmat0 LS_VULKAN_COOPMAT=0
-echo "== GEMM tiles, each forced in turn (serial)"
 tile_sweep default 8 LS_VULKAN_NONE=1                # the cooperative-matrix tiles
+dispatch_profile coopmat0 LS_VULKAN_COOPMAT=0
 tile_sweep coopmat0 8 LS_VULKAN_COOPMAT=0            # the register-blocked ones

@@ -11,7 +11,8 @@
 # figures are wanted whatever happens to training (its per-dispatch profiles
 # and tile sweeps come last, so a cap cuts those first); training gets the
 # rest. Back in $OUT: the models (the published config in 15 MiB parts) and
-# logs.tar.gz (gpu-vulkan.log and its per-dispatch profiles, gpu-train.log,
+# logs.tar.gz (gpu-vulkan.log, its per-dispatch profiles and the tile files
+# its sweeps wrote, gpu-train.log,
 # each training's log and summary), at most 8 files as the device tool
 # brings back; stdout ends with both summaries.
 set -u
@@ -34,6 +35,6 @@ OUT=$OUT bash tools/python/gpu_train.sh .train-data "$budget" >"$OUT/gpu-train.l
 echo "gpu_train.sh: exit $?"
 grep -E '^(real|small|base|==|split)|epoch .*best|finished' "$OUT/gpu-train.log" | tail -30
 
-(cd "$OUT" && tar -czf logs.tar.gz --remove-files ./*.log ./*.json ./*.csv 2>/dev/null)
+(cd "$OUT" && tar -czf logs.tar.gz --remove-files ./*.log ./*.json ./*.csv ./*.tiles 2>/dev/null)
 ls -la "$OUT"
 echo "== gpu-session.sh done in $(( $(date +%s) - T0 ))s"

@@ -22,7 +22,8 @@
  * Default: coopmat where usable, else reg. LS_VULKAN_GEMM=tiled|reg|coopmat
  * forces one (coopmat falls back to reg where unusable), LS_VULKAN_COOPMAT=0
  * turns coopmat off (vk-device.c), LS_VULKAN_GEMM_TILE=i forces the i-th
- * tile of the kernel's list where it fits. LS_VULKAN_FP16=1 (with 16-bit
+ * tile of the kernel's list where it fits, LS_VULKAN_GEMM_TILES=FILE names
+ * a tile per GEMM shape (vk-tiles.c). LS_VULKAN_FP16=1 (with 16-bit
  * storage, LsVkCaps.fp16_weights) stores the Linear weights as fp16 for
  * the tiled and reg kernels (gemm_f16, gemm_reg_f16); coopmat keeps
  * reading fp32 weights, converted to fp16 on load as before. */
@@ -161,21 +162,54 @@ choose_kernel (const LsVkCaps *caps)
   return caps->coopmat ? LS_VK_GEMM_COOPMAT : LS_VK_GEMM_REG;
 }
 
-/* The largest tile that still gives the device enough workgroups, else
- * the smallest that fits (LS_VULKAN_GEMM_TILE forces one, for tests).
- * The big tiles of reg and coopmat do 4x / 8x more work per workgroup
- * than the tiled kernel's, so half the workgroups suffice there. */
 static const GemmTile *
-choose_tile (LsVkGemmKernel kernel, const LsVkCaps *caps, uint32_t m, uint32_t n)
+kernel_tiles (LsVkGemmKernel kernel, int *count)
 {
-  const GemmTile *tiles = kernel == LS_VK_GEMM_TILED ? gemm_tiles
-                          : kernel == LS_VK_GEMM_REG ? reg_tiles : coopmat_tiles;
-  const int count = kernel == LS_VK_GEMM_TILED ? G_N_ELEMENTS (gemm_tiles)
-                    : kernel == LS_VK_GEMM_REG ? G_N_ELEMENTS (reg_tiles)
-                    : G_N_ELEMENTS (coopmat_tiles);
+  switch (kernel) {
+  case LS_VK_GEMM_TILED:
+    *count = G_N_ELEMENTS (gemm_tiles);
+    return gemm_tiles;
+  case LS_VK_GEMM_REG:
+    *count = G_N_ELEMENTS (reg_tiles);
+    return reg_tiles;
+  default:
+    *count = G_N_ELEMENTS (coopmat_tiles);
+    return coopmat_tiles;
+  }
+}
+
+int
+ls_vk_gemm_tile_count (LsVkGemmKernel kernel)
+{
+  int count;
+  kernel_tiles (kernel, &count);
+  return count;
+}
+
+/* The tile LS_VULKAN_GEMM_TILE forces, else the one LS_VULKAN_GEMM_TILES
+ * names for the shape, where it fits; else the largest that still gives
+ * the device enough workgroups, else the smallest that fits. The big
+ * tiles of reg and coopmat do 4x / 8x more work per workgroup than the
+ * tiled kernel's, so half the workgroups suffice there. */
+static const GemmTile *
+choose_tile (LsVkPlan *plan, LsVkGemmKernel kernel, uint32_t m, uint32_t n, uint32_t k)
+{
+  const LsVkCaps *caps = plan->caps;
+  int count;
+  const GemmTile *tiles = kernel_tiles (kernel, &count);
   int forced = ls_vk_env_int ("LS_VULKAN_GEMM_TILE", -1);
   if (forced >= 0 && forced < count && tile_fits (kernel, caps, &tiles[forced]))
     return &tiles[forced];
+  int named = ls_vk_tiles_lookup (plan, kernel, m, n, k);
+  if (named >= 0 && tile_fits (kernel, caps, &tiles[named])) {
+    plan->gemm_from_file++;
+    return &tiles[named];
+  }
+  if (named >= 0)
+    g_warning ("vulkan: %s: %s tile %d does not fit device \"%s\"; the %ux%ux%u GEMM keeps "
+               "the plan's tile", plan->tiles_path, ls_vk_gemm_kernel_names[kernel], named,
+               caps->name, m, n, k);
+
   const guint64 enough = kernel == LS_VK_GEMM_TILED ? busy_groups (caps) : busy_groups (caps) / 2;
   const GemmTile *best = NULL;
   for (int i = 0; i < count; i++) {
@@ -211,11 +245,13 @@ static gboolean
 plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
 {
   const LsVkCaps *caps = plan->caps;
+  if (!ls_vk_tiles_load (plan, error))
+    return FALSE;
   LsVkGemmKernel kernel = choose_kernel (caps);
-  const GemmTile *t = choose_tile (kernel, caps, g->m, g->n);
+  const GemmTile *t = choose_tile (plan, kernel, g->m, g->n, g->k);
   if (!t && kernel != LS_VK_GEMM_TILED) {
     kernel = LS_VK_GEMM_TILED;
-    t = choose_tile (kernel, caps, g->m, g->n);
+    t = choose_tile (plan, kernel, g->m, g->n, g->k);
   }
   if (!t) {
     g_set_error (error, LS_ERROR, LS_ERROR_BACKEND,

@@ -52,6 +52,9 @@ ls_vk_plan_clear (LsVkPlan *plan)
   g_array_unref (plan->scratch_free);
   g_array_unref (plan->scratch_live);
   g_free (plan->ln_of);
+  if (plan->tiles)
+    g_hash_table_unref (plan->tiles);
+  g_free (plan->tiles_path);
   memset (plan, 0, sizeof *plan);
 }
 

@@ -220,6 +220,11 @@ typedef struct {
   VkDeviceSize align;          /* binding offset alignment, bytes */
   int gemm_count[3];           /* GEMMs planned per LsVkGemmKernel */
   int gemm_f16;                /* of those, reading fp16 weights */
+  int gemm_from_file;          /* of those, with their tile from tiles_path */
+  /* LS_VULKAN_GEMM_TILES (vk-tiles.c): "kernel m n k" -> tile index + 1 */
+  gboolean tiles_loaded;
+  GHashTable *tiles;
+  char *tiles_path;
 } LsVkPlan;
 
 /* The GEMM kernels (vk-ops.c), in LsVkPlan.gemm_count order. */
@@ -229,6 +234,15 @@ typedef enum {
   LS_VK_GEMM_COOPMAT,          /* gemm_coopmat.glsl */
 } LsVkGemmKernel;
 extern const char *const ls_vk_gemm_kernel_names[3];
+/* The number of tiles in a kernel's list (vk-ops.c) */
+int ls_vk_gemm_tile_count (LsVkGemmKernel kernel);
+
+/* vk-tiles.c: LS_VULKAN_GEMM_TILES, read once per plan (an unreadable or
+ * malformed file fails the plan, naming the file and line), and the tile
+ * it names for a GEMM shape, or -1. */
+gboolean ls_vk_tiles_load   (LsVkPlan *plan, GError **error);
+int      ls_vk_tiles_lookup (const LsVkPlan *plan, LsVkGemmKernel kernel, uint32_t m,
+                             uint32_t n, uint32_t k);
 
 void          ls_vk_plan_init   (LsVkPlan *plan, const LsGraph *graph, const LsVkCaps *caps);
 void          ls_vk_plan_clear  (LsVkPlan *plan);

@@ -292,6 +292,9 @@ backend_new (const LsGraph *graph, int device, gboolean gpu_only, gboolean allow
     g_debug ("vulkan: GEMM path fp32: reg %d, tiled %d (coopmat %s)", gc[LS_VK_GEMM_REG],
              gc[LS_VK_GEMM_TILED], self->dev->caps.coopmat ? "usable, not chosen"
              : self->dev->caps.nv_coopmat ? "off" : "unsupported");
+  if (self->plan.tiles_path)
+    g_message ("vulkan: %d of %d GEMMs with their tile from %s (LS_VULKAN_GEMM_TILES)",
+               self->plan.gemm_from_file, gc[0] + gc[1] + gc[2], self->plan.tiles_path);
   if (self->plan.gemm_f16)
     g_message ("vulkan: %d Linear GEMMs (reg/tiled) read fp16 weights (16-bit storage, fp32 "
                "accumulation, LS_VULKAN_FP16=1)", self->plan.gemm_f16);

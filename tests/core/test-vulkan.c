@@ -1009,6 +1009,118 @@ test_profile_csv (void)
   g_unsetenv ("LS_VULKAN_PROFILE_CSV");
 }
 
+/* The tile (specialization constants 1 and 2: BM, BN) of the first GEMM of
+ * node @node in the tiny config's plan at 64x64, read from a profiled run's
+ * CSV */
+static void
+planned_tile (const char *node, guint *bm, guint *bn)
+{
+  g_autofree char *dir = tmp_dir_new ("ls-tiles-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "profile.csv", NULL);
+  g_setenv ("LS_VULKAN_PROFILE_CSV", path, TRUE);
+  g_autoptr (LsEngine) vk = tiny_vulkan_engine ();
+  g_autoptr (GError) error = NULL;
+  ls_engine_set_profiling (vk, TRUE);
+  g_assert_true (run_zeros (vk, &error));
+  g_unsetenv ("LS_VULKAN_PROFILE_CSV");
+
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_auto (GStrv) lines = g_strsplit (g_strchomp (text), "\n", -1);
+  *bm = *bn = 0;
+  for (int i = 1; lines[i] && *bm == 0; i++) {
+    g_auto (GStrv) f = g_strsplit (lines[i], ",", -1);
+    if (g_strcmp0 (f[1], node) == 0 && g_str_has_prefix (f[3], "gemm")) {
+      g_auto (GStrv) spec = g_strsplit (f[9], " ", -1);
+      *bm = (guint) atoi (spec[1]);
+      *bn = (guint) atoi (spec[2]);
+    }
+  }
+  g_assert_cmpuint (*bm, >, 0);
+  tmp_dir_remove (dir);
+}
+
+/* Vulkan backend creation with LS_VULKAN_GEMM_TILES holding @text: the
+ * error it fails with, or NULL */
+static GError *
+tiles_file_error (const char *text)
+{
+  g_autofree char *dir = tmp_dir_new ("ls-tiles-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "tiles.txt", NULL);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  g_setenv ("LS_VULKAN_GEMM_TILES", path, TRUE);
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
+  GError *error = NULL;
+  LsGraph *graph = ls_network_build (model, 64, 64, &error);
+  g_assert_no_error (error);
+  LsBackend *vk = ls_vulkan_backend_new (graph, -1, FALSE, &error);
+  if (vk)
+    vk->klass->free (vk);
+  ls_graph_free (graph);
+  g_unsetenv ("LS_VULKAN_GEMM_TILES");
+  tmp_dir_remove (dir);
+  return error;
+}
+
+/* LS_VULKAN_GEMM_TILES names a tile per GEMM shape: the first patch
+ * embedding's GEMM (256 x 16 x 147 at 64x64) gets a 128 x 128 tile from
+ * whichever kernel runs it, which the plan itself never gives so small a
+ * GEMM, and the logits stay the CPU backend's. A file that cannot be read
+ * or parsed fails engine creation, naming file, line and fault. */
+static void
+test_gemm_tiles_file (void)
+{
+  const char *node = "backbone.patch_embed1.proj";
+  guint bm, bn;
+  planned_tile (node, &bm, &bn);
+  g_test_message ("%s: the plan's tile %ux%u", node, bm, bn);
+  g_assert_false (bm == 128 && bn == 128);
+
+  g_autofree char *dir = tmp_dir_new ("ls-tiles-XXXXXX");
+  g_autofree char *path = g_build_filename (dir, "tiles.txt", NULL);
+  g_assert_true (g_file_set_contents (path,
+                                      "# KERNEL M N K TILE\n"
+                                      "tiled 256 16 147 0\n"
+                                      "reg   256 16 147 1   # 128x128x8, fits lavapipe\n"
+                                      "\n"
+                                      "coopmat 256 16 147 0\n", -1, NULL));
+  g_setenv ("LS_VULKAN_GEMM_TILES", path, TRUE);
+  planned_tile (node, &bm, &bn);
+  g_test_message ("%s: with %s, %ux%u", node, path, bm, bn);
+  g_assert_cmpuint (bm, ==, 128);
+  g_assert_cmpuint (bn, ==, 128);
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 6);
+  compare_backends (model, 64, 9, 1, 1e-3, 0.999);
+  g_unsetenv ("LS_VULKAN_GEMM_TILES");
+  tmp_dir_remove (dir);
+
+  g_setenv ("LS_VULKAN_GEMM_TILES", "/nonexistent-ls-dir/tiles.txt", TRUE);
+  g_autoptr (LsModel) tiny = ls_model_new_random (&tiny_config, 6);
+  LsGraph *graph = ls_network_build (tiny, 64, 64, NULL);
+  g_autoptr (GError) missing = NULL;
+  g_assert_null (ls_vulkan_backend_new (graph, -1, FALSE, &missing));
+  g_assert_error (missing, LS_ERROR, LS_ERROR_FILE);
+  g_assert_nonnull (strstr (missing->message, "/nonexistent-ls-dir/tiles.txt"));
+  ls_graph_free (graph);
+  g_unsetenv ("LS_VULKAN_GEMM_TILES");
+
+  static const struct { const char *text, *says; } bad[] = {
+    { "reg 256 16 147 0\nreg 256 16 0\n", "line 2: expected 'KERNEL M N K TILE'" },
+    { "gpu 256 16 147 0\n", "found 'gpu 256 16 147 0'" },
+    { "reg 256 16 147 -1\n", "line 1" },
+    { "reg 0 16 147 1\n", "line 1" },
+    { "reg 256 16 147 99\n", "tile 99 of reg, which has tiles 0 to" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = tiles_file_error (bad[i].text);
+    g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
+    g_test_message ("%s", error->message);
+    if (!strstr (error->message, bad[i].says))
+      g_error ("'%s' not in: %s", bad[i].says, error->message);
+  }
+  g_assert_null (tiles_file_error ("# only a comment\n\n"));
+}
+
 /* Barriers only where a dispatch depends on an earlier one: independent
  * dispatches (the split-K slices and reduces of Linears on one input)
  * share one.
@@ -1144,6 +1256,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/net/staging", test_staging);
   g_test_add_func ("/vulkan/net/profile", test_profile);
   g_test_add_func ("/vulkan/net/profile-csv", test_profile_csv);
+  g_test_add_func ("/vulkan/net/gemm-tiles-file", test_gemm_tiles_file);
   g_test_add_func ("/vulkan/net/barriers", test_barriers);
   g_test_add_func ("/vulkan/op/barriers-qkv", test_barriers_qkv);
   g_test_add_func ("/vulkan/net/selection", test_selection);
