@@ -10,8 +10,7 @@ static const char *const op_names[LS_OP_N_KINDS] = {
   [LS_OP_LINEAR] = "linear",
   [LS_OP_CONV_PATCH] = "conv_patch",
   [LS_OP_LAYERNORM] = "layernorm",
-  [LS_OP_LAYERNORM_GELU] = "layernorm_gelu",
-  [LS_OP_DWCONV3X3_SKIP] = "dwconv3x3_skip",
+  [LS_OP_DWCONV3X3_LN_GELU] = "dwconv3x3_ln_gelu",
   [LS_OP_ATTN_CONTEXT] = "attn_context",
   [LS_OP_ATTN_APPLY] = "attn_apply",
   [LS_OP_ISCF_FUSE] = "iscf_fuse",
@@ -270,7 +269,7 @@ ls_graph_flops (const LsGraph *graph)
     case LS_OP_ATTN_APPLY:     /* [N, Cq] x [Cq, Cg] */
       flops += 2.0 * src->n * src->c * ls_graph_get_tensor (graph, node->src[1])->c;
       break;
-    case LS_OP_DWCONV3X3_SKIP:
+    case LS_OP_DWCONV3X3_LN_GELU:
       flops += 2.0 * 9 * src->n * src->c;
       break;
     case LS_OP_PROJECT_ONE:

@@ -45,8 +45,10 @@ typedef enum {
    * network input) into a scratch tensor, then GEMM with W [out, in*k*k] + b */
   LS_OP_CONV_PATCH,
   LS_OP_LAYERNORM,        /* dst = LN(src) (w, b); in place allowed */
-  LS_OP_LAYERNORM_GELU,   /* dst = GELU(LN(src)) */
-  LS_OP_DWCONV3X3_SKIP,   /* dst = dwconv3x3(src) + b + src on the H x W grid */
+  /* MixFFN's middle, dst = GELU(LN(dwconv3x3(src) + b + src)) on the H x W
+   * grid: the conv's w [C, 9] and b, the LayerNorm's w2 and b2; dst != src.
+   * One op, so that no backend passes over the widest tensor twice. */
+  LS_OP_DWCONV3X3_LN_GELU,
   /* Efficient attention, first half: softmaxes K = src[0] [N, C] over tokens
    * in place, then the context dst[C, Cv] = softmax_N(K)^T V, V = src[1]
    * [N, Cv] (Cv != C when the value Linear is folded; network.c). */
@@ -73,7 +75,7 @@ typedef struct {
   int dst;
   int scratch;           /* tensor id of per-node scratch (im2col), -1 = none */
   const float *w, *b;    /* weights (model-owned) */
-  const float *w2, *b2;  /* second weight pair (ISCF SE fc2) */
+  const float *w2, *b2;  /* second weight pair (ISCF SE fc2, the LayerNorm after a dwconv) */
   const float *w3;       /* third (ISCF SE conv weight) */
   float fparam;          /* ISCF SE conv bias */
   int in, out, ldw;      /* LINEAR / CONV_PATCH sizes */

@@ -77,9 +77,9 @@ linear (Builder *bld, int src, LsAffine f, const char *name)
 }
 
 static void
-layernorm (Builder *bld, LsOpKind op, int src, int dst, const char *prefix)
+layernorm (Builder *bld, int src, int dst, const char *prefix)
 {
-  LsNode *node = ls_graph_add (bld->graph, op, label ("%s", prefix));
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_LAYERNORM, label ("%s", prefix));
   node->src[0] = src;
   node->nsrc = 1;
   node->dst = dst;
@@ -207,13 +207,14 @@ attention_apply (Builder *bld, int q, Context ctx, LsAffine post, int dst, gbool
     linear_into (bld, a, dst, post, accumulate, label ("%s", name));
 }
 
-/* x += MixFFN(LN(x)): fc1 once, depthwise 3x3 + skip, LN + GELU, fc2 */
+/* x += MixFFN(LN(x)): fc1 once, depthwise 3x3 + skip then LN + GELU (one
+ * op), fc2 */
 static void
 mix_ffn (Builder *bld, int x, int h, int w, int c, const char *norm, const char *prefix)
 {
   int n = h * w, hidden = c * bld->cfg->ffn_ratio;
   int t = tensor (bld, n, c, label ("%s", norm));
-  layernorm (bld, LS_OP_LAYERNORM, x, t, norm);
+  layernorm (bld, x, t, norm);
 
   g_autofree char *fc1 = g_strconcat (prefix, ".fc1", NULL);
   g_autofree char *fc2 = g_strconcat (prefix, ".fc2", NULL);
@@ -222,16 +223,16 @@ mix_ffn (Builder *bld, int x, int h, int w, int c, const char *norm, const char 
 
   int hid = linear (bld, t, affine (bld, fc1, c, hidden, TRUE), fc1);
   int z = tensor (bld, n, hidden, label ("%s.out", dw));
-  LsNode *node = ls_graph_add (bld->graph, LS_OP_DWCONV3X3_SKIP, label ("%s", dw));
+  LsNode *node = ls_graph_add (bld->graph, LS_OP_DWCONV3X3_LN_GELU, label ("%s", dw));
   node->src[0] = hid;
   node->nsrc = 1;
   node->dst = z;
   node->w = weight (bld, dw, ".weight");
   node->b = weight (bld, dw, ".bias");
+  node->w2 = weight (bld, ln, ".weight");
+  node->b2 = weight (bld, ln, ".bias");
   node->height = h;
   node->width = w;
-
-  layernorm (bld, LS_OP_LAYERNORM_GELU, z, z, ln);
   linear_into (bld, z, x, affine (bld, fc2, hidden, c, TRUE), TRUE, label ("%s", fc2));
 }
 
@@ -245,7 +246,7 @@ transformer_block (Builder *bld, int x, int h, int w, int c, const char *blk)
   g_autofree char *reproj = g_strconcat (blk, ".attn.reprojection", NULL);
 
   int t = tensor (bld, n, c, label ("%s", norm1));
-  layernorm (bld, LS_OP_LAYERNORM, x, t, norm1);
+  layernorm (bld, x, t, norm1);
   int q;
   Context ctx = attention_context (bld, t, LS_AFFINE_IDENTITY, c, attn, &q);
   attention_apply (bld, q, ctx, affine (bld, reproj, c, c, TRUE), x, TRUE, reproj);
@@ -287,14 +288,14 @@ encoder_stage (Builder *bld, int s, int src, int h, int w, int *out_h, int *out_
   node->stride = stride[s];
   node->pad = pad[s];
   node->planar_src = s == 0;
-  layernorm (bld, LS_OP_LAYERNORM, x, x, norm);
+  layernorm (bld, x, x, norm);
 
   for (int i = 0; i < bld->cfg->layers[s]; i++) {
     g_autofree char *blk = g_strdup_printf ("backbone.block%d.%d", s + 1, i);
     transformer_block (bld, x, oh, ow, c, blk);
   }
   g_autofree char *final_norm = g_strdup_printf ("backbone.norm%d", s + 1);
-  layernorm (bld, LS_OP_LAYERNORM, x, x, final_norm);
+  layernorm (bld, x, x, final_norm);
 
   *out_h = oh;
   *out_w = ow;
@@ -378,7 +379,7 @@ decoder_merge (Builder *bld, int t, int skip, int c_t, int c, const char *prefix
   linear_into (bld, t, u, ls_affine_compose (bld->graph, affine (bld, x1, c_t, c, TRUE), left),
                FALSE, label ("%s", cat));
   linear_into (bld, skip, u, right, TRUE, label ("%s.skip", cat));
-  layernorm (bld, LS_OP_LAYERNORM, u, u, norm);
+  layernorm (bld, u, u, norm);
   return u;
 }
 

@@ -23,11 +23,11 @@
 //   channels, statistics from row_stats below;
 // - A_LOAD 1 (specialization constant 10): the LayerNorm whose output a
 //   Linear would otherwise read: A's rows are the LayerNorm's input, gamma
-//   is in binding 3 and beta in binding 5, statistics from row_stats;
-//   A_LOAD 2 adds the exact-erf GELU (core/vulkan/vk-fuse.c says when the
-//   host does this). A constant, not a flag: a plain GEMM's pipeline is
-//   compiled without the LayerNorm and GELU code, and without the registers
-//   that code would hold in every GEMM's main loop.
+//   is in binding 3 and beta in binding 5, statistics from row_stats
+//   (core/vulkan/vk-fuse.c says when the host does this). A constant, not
+//   a flag: a plain GEMM's pipeline is compiled without the LayerNorm code,
+//   and without the registers that code would hold in every GEMM's main
+//   loop.
 //
 // The including kernel declares BM, BN, BK and its workgroup size WG first.
 //
@@ -51,7 +51,7 @@ layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; 
 #define GEMM_VEC4_A 16u
 #define GEMM_VEC4_B 32u
 
-layout(constant_id = 10) const uint A_LOAD = 0u;   // 0 as stored, 1 LayerNorm, 2 and GELU
+layout(constant_id = 10) const uint A_LOAD = 0u;   // 0 as stored, 1 LayerNorm
 
 layout(push_constant) uniform Params {
   uint M, N, K, lda, ldb, ldc, flags, k_chunk;
@@ -186,8 +186,7 @@ float a_value (float v, uint r, uint k)
 #else
   if (A_LOAD == 0u)
     return v;
-  float y = (v - row_a[r]) * row_b[r] * src2[k] + aux2[k];
-  return A_LOAD == 2u ? ls_gelu (y) : y;
+  return (v - row_a[r]) * row_b[r] * src2[k] + aux2[k];
 #endif
 }
 

@@ -2,7 +2,10 @@
 // with the Chan-Golub-LeVeque correction exactly as the CPU backend
 // (ls_ln_row in core/cpu/kernels.c); never E[x^2] - mean^2. Each thread
 // writes only the elements it read, so in place (dst == src0) is safe.
-// The including shader defines SRC_ROW_OFFSET(row) and may define
+// The including shader defines SRC_ROW_OFFSET(row), or LN_ROW_INPUT and
+// after the include ln_row_input (row, i), the row's input computed
+// (the first pass writes it to dst and the others read it back there,
+// each invocation its own elements: no barrier needed); it may define
 // LN_GELU.
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
@@ -16,6 +19,13 @@ layout(push_constant) uniform Params {
 } pc;
 
 shared float ln_red[LN_THREADS];
+
+#ifdef LN_ROW_INPUT
+float ln_row_input (uint row, uint i);
+#define LN_AGAIN(i) dst[d0 + (i)]
+#else
+#define LN_AGAIN(i) src0[so + (i)]
+#endif
 
 float ln_sum (float v)
 {
@@ -38,16 +48,26 @@ void main ()
   if (row >= pc.rows)
     return;                       // uniform across the workgroup
   uint t = gl_LocalInvocationID.x, c = pc.c;
-  uint so = SRC_ROW_OFFSET (row), d0 = row * c;
+  uint d0 = row * c;
+#ifndef LN_ROW_INPUT
+  uint so = SRC_ROW_OFFSET (row);
+#endif
 
   float s = 0.0;
-  for (uint i = t; i < c; i += LN_THREADS)
-    s += src0[so + i];
+  for (uint i = t; i < c; i += LN_THREADS) {
+#ifdef LN_ROW_INPUT
+    float v = ln_row_input (row, i);
+    dst[d0 + i] = v;
+#else
+    float v = src0[so + i];
+#endif
+    s += v;
+  }
   float mean = ln_sum (s) / float (c);
 
   float sd = 0.0, sd2 = 0.0;
   for (uint i = t; i < c; i += LN_THREADS) {
-    float d = src0[so + i] - mean;
+    float d = LN_AGAIN (i) - mean;
     sd += d;
     sd2 += d * d;
   }
@@ -58,7 +78,7 @@ void main ()
   float rstd = 1.0 / sqrt (var + 1e-5);
 
   for (uint i = t; i < c; i += LN_THREADS) {
-    float y = (src0[so + i] - mean - lo) * rstd * aux[i] + aux2[i];
+    float y = (LN_AGAIN (i) - mean - lo) * rstd * aux[i] + aux2[i];
 #ifdef LN_GELU
     y = ls_gelu (y);
 #endif

@@ -129,12 +129,9 @@ run_node (LsCpuBackend *self, const LsNode *node)
     ls_cpu_layernorm (x, y, src->n, src->c, node->w, node->b);
     break;
 
-  case LS_OP_LAYERNORM_GELU:
-    ls_cpu_layernorm_gelu (x, y, src->n, src->c, node->w, node->b);
-    break;
-
-  case LS_OP_DWCONV3X3_SKIP:
-    ls_cpu_dwconv3x3_skip (x, y, node->height, node->width, src->c, node->w, node->b);
+  case LS_OP_DWCONV3X3_LN_GELU:
+    ls_cpu_dwconv3x3_ln_gelu (x, y, node->height, node->width, src->c, node->w, node->b,
+                              node->w2, node->b2);
     break;
 
   case LS_OP_ATTN_CONTEXT: {

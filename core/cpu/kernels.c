@@ -199,14 +199,6 @@ ln_rows (const float *x, float *y, int r0, int r1, int c,
     ls_ln_row (x + (gsize) r * c, y + (gsize) r * c, c, w, b, FALSE);
 }
 
-LS_CLONES static void
-ln_gelu_rows (const float *x, float *y, int r0, int r1, int c,
-              const float *w, const float *b)
-{
-  for (int r = r0; r < r1; r++)
-    ls_ln_row (x + (gsize) r * c, y + (gsize) r * c, c, w, b, TRUE);
-}
-
 /* Row-parallel kernels hand each thread rows in groups, so that a worker
  * call covers at least a few thousand floats. */
 static inline int
@@ -223,17 +215,6 @@ ls_cpu_layernorm (const float *x, float *y, int n, int c,
 #pragma omp parallel for schedule(static) if ((gint64) n * c > LS_PAR_MIN_WORK)
   for (int r = 0; r < n; r += step)
     ln_rows (x, y, r, MIN (n, r + step), c, w, b);
-}
-
-void
-ls_cpu_layernorm_gelu (const float *x, float *y, int n, int c,
-                       const float *w, const float *b)
-{
-  int step = rows_per_task (c);
-  /* GELU costs ~10x a LayerNorm pass per element: thread earlier. */
-#pragma omp parallel for schedule(static) if ((gint64) n * c * 8 > LS_PAR_MIN_WORK)
-  for (int r = 0; r < n; r += step)
-    ln_gelu_rows (x, y, r, MIN (n, r + step), c, w, b);
 }
 
 /* ---- element-wise ------------------------------------------------------- */
@@ -489,14 +470,30 @@ dwconv_row (const float *h, float *z, int y, int height, int width, int c,
   }
 }
 
-void
-ls_cpu_dwconv3x3_skip (const float *h, float *z, int height, int width, int c,
-                       const float *weight, const float *bias)
+/* A grid row is convolved into z, then normalised and GELU'd in place
+ * while it is still in cache: the LayerNorm + GELU costs no pass of its
+ * own over the [H*W, C] tensor (MixFFN's widest). */
+LS_CLONES static void
+dwconv_ln_gelu_row (const float *h, float *z, int y, int height, int width, int c,
+                    const float *weight, const float *bias, const float *ln_w,
+                    const float *ln_b)
 {
+  dwconv_row (h, z, y, height, width, c, weight, bias);
+  float *row = z + (gsize) y * width * c;
+  for (int x = 0; x < width; x++)
+    ls_ln_row (row + (gsize) x * c, row + (gsize) x * c, c, ln_w, ln_b, TRUE);
+}
+
+void
+ls_cpu_dwconv3x3_ln_gelu (const float *h, float *z, int height, int width, int c,
+                          const float *weight, const float *bias, const float *ln_w,
+                          const float *ln_b)
+{
+  /* the GELU costs ~10x a conv tap per element: thread as early as it does */
 #pragma omp parallel for schedule(static) \
-    if ((gint64) height * width * c * 10 > LS_PAR_MIN_WORK)
+    if ((gint64) height * width * c * 20 > LS_PAR_MIN_WORK)
   for (int y = 0; y < height; y++)
-    dwconv_row (h, z, y, height, width, c, weight, bias);
+    dwconv_ln_gelu_row (h, z, y, height, width, c, weight, bias, ln_w, ln_b);
 }
 
 /* ---- im2col --------------------------------------------------------------- */

@@ -19,10 +19,6 @@
 void ls_cpu_layernorm (const float *x, float *y, int n, int c,
                        const float *w, const float *b);
 
-/* LayerNorm then exact (erf) GELU, fused. In place allowed. */
-void ls_cpu_layernorm_gelu (const float *x, float *y, int n, int c,
-                            const float *w, const float *b);
-
 /* y = 0.5 x (1 + erf(x / sqrt 2)) on count elements, erf as ls_cpu_erf
  * (glibc's erff is scalar and ~10x slower). In place allowed. */
 void ls_cpu_gelu (const float *x, float *y, size_t count);
@@ -48,11 +44,14 @@ void ls_cpu_softmax_tokens (float *x, int n, int c, int ld);
  * sums to 1). In place. */
 void ls_cpu_softmax_channels (float *x, int n, int c, int ld);
 
-/* z[n, c] = h[n, c] + bias[c] + sum over the 3x3 neighbourhood (zero padded,
- * on the h x w grid) of w[c, ky, kx] * h[neighbour, c].
- * h is [H*W, C]; weight is [C, 3, 3] (PyTorch's [C, 1, 3, 3]); z != h. */
-void ls_cpu_dwconv3x3_skip (const float *h, float *z, int height, int width, int c,
-                            const float *weight, const float *bias);
+/* MixFFN's middle: z[n, :] = GELU(LN(d[n, :]) * ln_w + ln_b), exact-erf
+ * GELU, where d[n, c] = h[n, c] + bias[c] + the sum over the 3x3
+ * neighbourhood (zero padded, on the height x width grid) of
+ * w[c, ky, kx] * h[neighbour, c]. h is [H*W, C]; weight is [C, 3, 3]
+ * (PyTorch's [C, 1, 3, 3]); z != h. */
+void ls_cpu_dwconv3x3_ln_gelu (const float *h, float *z, int height, int width, int c,
+                               const float *weight, const float *bias, const float *ln_w,
+                               const float *ln_b);
 
 /* Patch-embedding im2col. x is [H*W, Cin] token-major; writes
  * col[Nout, Cin*k*k] with column index ci*k*k + ky*k + kx (PyTorch's

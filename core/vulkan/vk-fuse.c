@@ -1,17 +1,18 @@
 /* Which LayerNorms the Vulkan backend folds into the GEMMs that read them.
  *
- * A LayerNorm (or LayerNorm + GELU) whose output is read only by Linears,
- * each taking it whole as its input, needs no pass of its own: each of
+ * A LayerNorm whose output is read only by Linears, each taking it whole
+ * as its input, needs no pass of its own: each of
  * those GEMMs reads the LayerNorm's input instead and normalises its rows
  * as it loads them (A_LOAD, shaders/gemm_fetch.glsl). On a GPU at batch
  * 1 that saves what costs most there, a dispatch and a barrier, and a
  * round trip of the tensor through memory; each GEMM workgroup recomputes
  * the statistics of its rows instead (two more reads of them, from cache).
- * In the published network at 224 x 224, 28 of its 38 qualify: the ones
- * before and inside every MixFFN, the two before stage 3's attention (whose
- * value Linear is not folded away, network.c) and the decoder's norm_tr;
- * lavapipe then records 146 dispatches and 119 barriers instead of 174
- * and 147.
+ * In the published network at 224 x 224, 16 of its 26 qualify: the ones
+ * before every MixFFN, the two before stage 3's attention (whose value
+ * Linear is not folded away, network.c) and the decoder's norm_tr;
+ * lavapipe then records 116 dispatches and 101 barriers instead of 132
+ * and 117. (The LayerNorm + GELU inside each MixFFN is part of the
+ * depthwise conv's dispatch, LS_OP_DWCONV3X3_LN_GELU.)
  *
  * Measured on an H100, that trade loses: the full config ran 4.07 ms a
  * frame folded and 3.59 ms not (bench/RESULTS.md), the normalisation being
@@ -96,7 +97,7 @@ ls_vk_plan_fuse (LsVkPlan *plan)
 
   for (int i = 0; i < n; i++) {
     const LsNode *node = ls_graph_get_node (graph, i);
-    if (node->op != LS_OP_LAYERNORM && node->op != LS_OP_LAYERNORM_GELU)
+    if (node->op != LS_OP_LAYERNORM)
       continue;
     const int last = last_fusable_reader (graph, i);
     if (last < 0)

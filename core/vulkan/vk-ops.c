@@ -82,7 +82,7 @@ enum {
 /* How a GEMM transforms A as it loads it: specialization constant 10 of
  * every GEMM kernel (A_LOAD in shaders/gemm_fetch.glsl). */
 typedef enum {
-  A_AS_STORED, A_LAYERNORM, A_LAYERNORM_GELU,
+  A_AS_STORED, A_LAYERNORM,
 } ALoad;
 #define A_LOAD_SPEC_ID 10
 
@@ -362,7 +362,7 @@ plan_linear_gemm (LsVkPlan *plan, int node, LsVkRange a, int lda, int m, int in,
   if (b)
     g.bias = ls_vk_plan_weight (plan, b, (gsize) out);
   if (ln) {
-    g.a_load = ln->op == LS_OP_LAYERNORM_GELU ? A_LAYERNORM_GELU : A_LAYERNORM;
+    g.a_load = A_LAYERNORM;
     g.stats = ls_vk_plan_weight (plan, ln->w, (gsize) in);
     g.ln_beta = ls_vk_plan_weight (plan, ln->b, (gsize) in);
   }
@@ -371,7 +371,9 @@ plan_linear_gemm (LsVkPlan *plan, int node, LsVkRange a, int lda, int m, int in,
 
 /* ---- the other ops -------------------------------------------------------- */
 
-static void
+/* A shader of layernorm.glsl's kind: a workgroup a row, w and b the
+ * LayerNorm's */
+static LsVkDispatch *
 plan_rows (LsVkPlan *plan, LsShaderId shader, int node, LsVkRange src, LsVkRange dst,
            const float *w, const float *b, uint32_t rows, uint32_t c, uint32_t width,
            uint32_t p)
@@ -385,6 +387,7 @@ plan_rows (LsVkPlan *plan, LsShaderId shader, int node, LsVkRange src, LsVkRange
   uint32_t push[] = { rows, c, width, p };
   ls_vk_dispatch_push (d, push, sizeof push);
   ls_vk_dispatch_groups_flat (d, rows);
+  return d;
 }
 
 static gboolean
@@ -551,11 +554,9 @@ ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error)
   case LS_OP_CONV_PATCH:
     return plan_conv_patch (plan, node_index, node, error);
   case LS_OP_LAYERNORM:
-  case LS_OP_LAYERNORM_GELU:
     if (ln == node_index)       /* folded into the GEMMs that read it */
       return TRUE;
-    plan_rows (plan, node->op == LS_OP_LAYERNORM ? LS_SHADER_LAYERNORM : LS_SHADER_LAYERNORM_GELU,
-               node_index, ls_vk_plan_tensor (plan, node->src[0]),
+    plan_rows (plan, LS_SHADER_LAYERNORM, node_index, ls_vk_plan_tensor (plan, node->src[0]),
                ls_vk_plan_tensor (plan, node->dst), node->w, node->b, (uint32_t) src->n,
                (uint32_t) src->c, 0, 0);
     return TRUE;
@@ -565,16 +566,15 @@ ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error)
                node->w, node->b, (uint32_t) dst->n, (uint32_t) node->out,
                (uint32_t) node->width, (uint32_t) node->p);
     return TRUE;
-  case LS_OP_DWCONV3X3_SKIP: {
-    LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_DWCONV3X3_SKIP, node_index);
-    d->bind[0] = ls_vk_plan_tensor (plan, node->dst);
-    d->bind[1] = ls_vk_plan_tensor (plan, node->src[0]);
-    d->bind[4] = ls_vk_plan_weight (plan, node->w, (gsize) src->c * 9);
-    d->bind[5] = ls_vk_plan_weight (plan, node->b, (gsize) src->c);
-    d->writes = 1;
-    uint32_t push[] = { (uint32_t) node->height, (uint32_t) node->width, (uint32_t) src->c };
-    ls_vk_dispatch_push (d, push, sizeof push);
-    ls_vk_dispatch_groups_flat (d, LS_VK_DIV_UP ((guint64) src->n * src->c, 256));
+  case LS_OP_DWCONV3X3_LN_GELU: {
+    /* the LayerNorm's weights where plan_rows puts them, the conv's in
+     * bindings 2 and 3 */
+    LsVkDispatch *d = plan_rows (plan, LS_SHADER_DWCONV3X3_LN_GELU, node_index,
+                                 ls_vk_plan_tensor (plan, node->src[0]),
+                                 ls_vk_plan_tensor (plan, node->dst), node->w2, node->b2,
+                                 (uint32_t) src->n, (uint32_t) src->c, (uint32_t) node->width, 0);
+    d->bind[2] = ls_vk_plan_weight (plan, node->w, (gsize) src->c * 9);
+    d->bind[3] = ls_vk_plan_weight (plan, node->b, (gsize) src->c);
     return TRUE;
   }
   case LS_OP_ATTN_CONTEXT:

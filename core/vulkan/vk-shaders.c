@@ -58,14 +58,11 @@ static const uint32_t iscf_fuse_spv[] =
 static const uint32_t layernorm_spv[] =
 #include "layernorm.spv.h"
 ;
-static const uint32_t layernorm_gelu_spv[] =
-#include "layernorm_gelu.spv.h"
-;
 static const uint32_t pixel_shuffle_ln_spv[] =
 #include "pixel_shuffle_ln.spv.h"
 ;
-static const uint32_t dwconv3x3_skip_spv[] =
-#include "dwconv3x3_skip.spv.h"
+static const uint32_t dwconv3x3_ln_gelu_spv[] =
+#include "dwconv3x3_ln_gelu.spv.h"
 ;
 static const uint32_t im2col_spv[] =
 #include "im2col.spv.h"
@@ -95,9 +92,8 @@ const LsShaderCode ls_vk_shader_code[LS_N_SHADERS] = {
   SHADER (LS_SHADER_ISCF_SE, iscf_se),
   SHADER (LS_SHADER_ISCF_FUSE, iscf_fuse),
   SHADER (LS_SHADER_LAYERNORM, layernorm),
-  SHADER (LS_SHADER_LAYERNORM_GELU, layernorm_gelu),
   SHADER (LS_SHADER_PIXEL_SHUFFLE_LN, pixel_shuffle_ln),
-  SHADER (LS_SHADER_DWCONV3X3_SKIP, dwconv3x3_skip),
+  SHADER (LS_SHADER_DWCONV3X3_LN_GELU, dwconv3x3_ln_gelu),
   SHADER (LS_SHADER_IM2COL, im2col),
   SHADER (LS_SHADER_PROJECT_ONE, project_one),
   SHADER (LS_SHADER_GELU, gelu),

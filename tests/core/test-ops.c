@@ -108,7 +108,7 @@ static const LnShape ln_shapes[] = {
 };
 
 static void
-run_layernorm (gboolean gelu)
+test_layernorm (void)
 {
   GRand *rand = new_rand ();
   for (guint s = 0; s < G_N_ELEMENTS (ln_shapes); s++) {
@@ -121,25 +121,16 @@ run_layernorm (gboolean gelu)
     float *y = g_new (float, count);
     double *ref = g_new (double, count);
     for (int r = 0; r < sh->n; r++)
-      ln_ref_row (x + (gsize) r * sh->c, ref + (gsize) r * sh->c, sh->c, w, b,
-                  gelu);
+      ln_ref_row (x + (gsize) r * sh->c, ref + (gsize) r * sh->c, sh->c, w, b, FALSE);
 
-    char *what = g_strdup_printf ("%s n=%d c=%d offset=%g",
-                                  gelu ? "layernorm_gelu" : "layernorm",
-                                  sh->n, sh->c, sh->offset);
+    char *what = g_strdup_printf ("layernorm n=%d c=%d offset=%g", sh->n, sh->c, sh->offset);
     /* Outputs are O(1): 1e-5 relative to the output scale. */
-    if (gelu)
-      ls_cpu_layernorm_gelu (x, y, sh->n, sh->c, w, b);
-    else
-      ls_cpu_layernorm (x, y, sh->n, sh->c, w, b);
+    ls_cpu_layernorm (x, y, sh->n, sh->c, w, b);
     check_close (what, y, ref, count, 1e-5, 1e-5);
 
     /* In place. */
     float *xy = copy_floats (x, count);
-    if (gelu)
-      ls_cpu_layernorm_gelu (xy, xy, sh->n, sh->c, w, b);
-    else
-      ls_cpu_layernorm (xy, xy, sh->n, sh->c, w, b);
+    ls_cpu_layernorm (xy, xy, sh->n, sh->c, w, b);
     g_assert_cmpmem (xy, count * sizeof (float), y, count * sizeof (float));
 
     g_free (what);
@@ -151,18 +142,6 @@ run_layernorm (gboolean gelu)
     g_free (ref);
   }
   g_rand_free (rand);
-}
-
-static void
-test_layernorm (void)
-{
-  run_layernorm (FALSE);
-}
-
-static void
-test_layernorm_gelu (void)
-{
-  run_layernorm (TRUE);
 }
 
 /* ---- erf, GELU, sigmoid --------------------------------------------------- */
@@ -490,13 +469,17 @@ test_softmax_strided (void)
 
 /* ---- depthwise conv ------------------------------------------------------- */
 
+/* MixFFN's middle against the textbook: the 3x3 depthwise conv with skip
+ * in double, rounded to float, then LayerNorm and exact GELU in double. */
 static void
-test_dwconv (void)
+test_dwconv_ln_gelu (void)
 {
   GRand *rand = new_rand ();
   int shapes[][3] = {           /* height, width, channels */
     { 5, 3, 13 }, { 1, 1, 7 }, { 1, 5, 9 }, { 4, 1, 3 }, { 4, 4, 70 },
-    { 3, 7, 64 }, { 2, 2, 130 }, { 20, 17, 70 },  /* last one threaded */
+    { 3, 7, 64 }, { 2, 2, 130 }, { 20, 17, 70 },  /* threaded */
+    { 2, 3, 2048 },             /* the published model's widest */
+    { 3, 3, 1 },                /* one channel: LN gives its bias */
   };
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     int hh = shapes[s][0], ww = shapes[s][1], c = shapes[s][2];
@@ -504,7 +487,10 @@ test_dwconv (void)
     float *h = random_floats (rand, count, -1.0, 1.0);
     float *weight = random_floats (rand, (gsize) c * 9, -1.0, 1.0);
     float *bias = random_floats (rand, c, -1.0, 1.0);
+    float *ln_w = random_floats (rand, c, 0.5, 1.5);
+    float *ln_b = random_floats (rand, c, -0.5, 0.5);
     float *z = g_new (float, count);
+    float *conv = g_new (float, count);
     double *ref = g_new (double, count);
     for (int y = 0; y < hh; y++)
       for (int x = 0; x < ww; x++)
@@ -518,18 +504,23 @@ test_dwconv (void)
               acc += (double) weight[ch * 9 + (dy + 1) * 3 + (dx + 1)]
                   * h[((gsize) yy * ww + xx) * c + ch];
             }
-          ref[((gsize) y * ww + x) * c + ch] =
-              acc + h[((gsize) y * ww + x) * c + ch];
+          conv[((gsize) y * ww + x) * c + ch] =
+              (float) (acc + h[((gsize) y * ww + x) * c + ch]);
         }
-    ls_cpu_dwconv3x3_skip (h, z, hh, ww, c, weight, bias);
-    char *what = g_strdup_printf ("dwconv3x3_skip %dx%d c=%d", hh, ww, c);
-    /* Sums of 11 O(1) terms. */
-    check_close (what, z, ref, count, 1e-6, 1e-5);
+    for (int r = 0; r < hh * ww; r++)
+      ln_ref_row (conv + (gsize) r * c, ref + (gsize) r * c, c, ln_w, ln_b, TRUE);
+    ls_cpu_dwconv3x3_ln_gelu (h, z, hh, ww, c, weight, bias, ln_w, ln_b);
+    char *what = g_strdup_printf ("dwconv3x3_ln_gelu %dx%d c=%d", hh, ww, c);
+    /* O(1) outputs of a LayerNorm over sums of 11 O(1) terms */
+    check_close (what, z, ref, count, 1e-5, 1e-5);
     g_free (what);
     g_free (h);
     g_free (weight);
     g_free (bias);
+    g_free (ln_w);
+    g_free (ln_b);
     g_free (z);
+    g_free (conv);
     g_free (ref);
   }
   g_rand_free (rand);
@@ -786,7 +777,6 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ops/layernorm", test_layernorm);
-  g_test_add_func ("/ops/layernorm-gelu", test_layernorm_gelu);
   g_test_add_func ("/ops/erf", test_erf);
   g_test_add_func ("/ops/gelu", test_gelu);
   g_test_add_func ("/ops/sigmoid", test_sigmoid);
@@ -795,7 +785,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/softmax-tokens", test_softmax_tokens);
   g_test_add_func ("/ops/softmax-channels", test_softmax_channels);
   g_test_add_func ("/ops/softmax-strided", test_softmax_strided);
-  g_test_add_func ("/ops/dwconv3x3-skip", test_dwconv);
+  g_test_add_func ("/ops/dwconv3x3-ln-gelu", test_dwconv_ln_gelu);
   g_test_add_func ("/ops/im2col", test_im2col);
   g_test_add_func ("/ops/im2col-planar", test_im2col_planar);
   g_test_add_func ("/ops/pixel-shuffle-ln", test_pixel_shuffle_ln);   /* and + project */

@@ -464,6 +464,19 @@ test_conv_patch (void)
   run_conv_patch (9, 7, 3, 5, 3, 2, 1, FALSE);
 }
 
+/* MixFFN's dwconv 3x3 + skip, LayerNorm and GELU: x on an h x w grid -> y */
+static void
+op_dwconv (OpTest *t, int x, int y, int h, int w, int c)
+{
+  LsNode *node = op_node (t, LS_OP_DWCONV3X3_LN_GELU, "dw", 1, &x, y);
+  node->w = op_weights (t, (gsize) c * 9, -0.5, 0.5);
+  node->b = op_weights (t, c, -0.5, 0.5);
+  node->w2 = op_weights (t, c, 0.5, 1.5);
+  node->b2 = op_weights (t, c, -0.5, 0.5);
+  node->height = h;
+  node->width = w;
+}
+
 static void
 run_rows (LsOpKind op, int n, int c, gboolean in_place, double offset)
 {
@@ -484,16 +497,9 @@ test_layernorm (void)
   run_rows (LS_OP_LAYERNORM, 5, 64, FALSE, 100);   /* |mean| >> std */
 }
 
-static void
-test_layernorm_gelu (void)
-{
-  run_rows (LS_OP_LAYERNORM_GELU, 20, 130, TRUE, 0);
-  run_rows (LS_OP_LAYERNORM_GELU, 3, 17, FALSE, 0);
-}
-
 /* LayerNorms folded into the GEMMs that read them (core/vulkan/vk-fuse.c):
- * x -> LN -> two Linears, the first one's output -> LN + GELU in place ->
- * a third Linear. Only the three GEMMs are dispatched (twice that with
+ * x -> LN -> two Linears, the first one's output -> LN in place -> a
+ * third Linear. Only the three GEMMs are dispatched (twice that with
  * split-K: their reduces), and what the Linears accumulate into equals the
  * CPU backend's. The LayerNorms' own outputs are never written on the GPU:
  * nothing else reads them. Returns the dispatches. */
@@ -506,7 +512,7 @@ run_ln_fused (int n, int c, int hidden)
   op_norm_weights (t, op_node (t, LS_OP_LAYERNORM, "norm", 1, &x, norm), c);
   op_linear (t, norm, h, c, hidden, FALSE);
   op_linear (t, norm, side, c, 19, TRUE);
-  op_norm_weights (t, op_node (t, LS_OP_LAYERNORM_GELU, "norm-gelu", 1, &h, h), hidden);
+  op_norm_weights (t, op_node (t, LS_OP_LAYERNORM, "norm-in-place", 1, &h, h), hidden);
   op_linear (t, h, y, hidden, 23, TRUE);
   t->ignore[norm] = t->ignore[h] = TRUE;
   expect (t, side, gemm_tol);
@@ -543,11 +549,7 @@ test_ln_not_fused (void)
   int x = op_tensor (t, 35, 19), norm = op_tensor (t, 35, 19);
   int dw = op_tensor (t, 35, 19), y = op_tensor (t, 35, 7);
   op_norm_weights (t, op_node (t, LS_OP_LAYERNORM, "norm", 1, &x, norm), 19);
-  LsNode *node = op_node (t, LS_OP_DWCONV3X3_SKIP, "dw", 1, &norm, dw);
-  node->w = op_weights (t, (gsize) 19 * 9, -0.5, 0.5);
-  node->b = op_weights (t, 19, -0.5, 0.5);
-  node->height = 5;
-  node->width = 7;
+  op_dwconv (t, norm, dw, 5, 7, 19);
   op_linear (t, norm, y, 19, 7, FALSE);
   expect (t, norm, TOL_ELEMENTWISE);
   expect (t, dw, TOL_ELEMENTWISE);
@@ -568,19 +570,22 @@ test_ln_not_fused (void)
 }
 
 static void
-test_dwconv (void)
+run_dwconv_ln_gelu (int h, int w, int c, double offset)
 {
   OpTest *t = op_test_new ();
-  int h = 5, w = 7, c = 19;
   int x = op_tensor (t, h * w, c);
   int y = op_tensor (t, h * w, c);
-  LsNode *node = op_node (t, LS_OP_DWCONV3X3_SKIP, "dw", 1, &x, y);
-  node->w = op_weights (t, (gsize) c * 9, -0.5, 0.5);
-  node->b = op_weights (t, c, -0.5, 0.5);
-  node->height = h;
-  node->width = w;
+  op_dwconv (t, x, y, h, w, c);
   expect (t, y, TOL_ELEMENTWISE);
-  op_test_check (t, 0);
+  op_test_check (t, offset);
+}
+
+static void
+test_dwconv_ln_gelu (void)
+{
+  run_dwconv_ln_gelu (5, 7, 19, 0);
+  run_dwconv_ln_gelu (3, 4, 300, 0);     /* more channels than a row's invocations */
+  run_dwconv_ln_gelu (1, 6, 64, 100);    /* |mean| >> std after the conv */
 }
 
 static void
@@ -932,12 +937,13 @@ profiled_kinds (void)
 static void
 test_profile (void)
 {
-  /* the network uses every op; folded into the GEMMs after them, the
-   * LayerNorm + GELUs (all inside MixFFNs) have no dispatch of their own */
+  /* the network uses every op, and some LayerNorms keep their own
+   * dispatch with LayerNorms folded into GEMMs too */
   g_setenv ("LS_VULKAN_FUSE_LN", "0", TRUE);
   g_assert_cmpint (profiled_kinds (), ==, LS_OP_N_KINDS);
+  g_setenv ("LS_VULKAN_FUSE_LN", "1", TRUE);
+  g_assert_cmpint (profiled_kinds (), ==, LS_OP_N_KINDS);
   g_unsetenv ("LS_VULKAN_FUSE_LN");
-  g_assert_cmpint (profiled_kinds (), ==, LS_OP_N_KINDS - 1);
 }
 
 /* The rows of the per-dispatch profile (LS_VULKAN_PROFILE_CSV) of one run
@@ -1241,10 +1247,9 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/op/attn-kernels", test_attn_kernels);
   g_test_add_func ("/vulkan/op/conv-patch", test_conv_patch);
   g_test_add_func ("/vulkan/op/layernorm", test_layernorm);
-  g_test_add_func ("/vulkan/op/layernorm-gelu", test_layernorm_gelu);
   g_test_add_func ("/vulkan/op/layernorm-fused", test_ln_fused);
   g_test_add_func ("/vulkan/op/layernorm-not-fused", test_ln_not_fused);
-  g_test_add_func ("/vulkan/op/dwconv3x3-skip", test_dwconv);
+  g_test_add_func ("/vulkan/op/dwconv3x3-ln-gelu", test_dwconv_ln_gelu);
   g_test_add_func ("/vulkan/op/attn-context", test_attn_context);
   g_test_add_func ("/vulkan/op/attn-apply", test_attn_apply);
   g_test_add_func ("/vulkan/op/iscf-fuse", test_iscf);
