@@ -64,7 +64,8 @@ pt_median=$(value "$pt" median)
 # (not by default on a discrete GPU), split-K, the workgroup count taken as
 # "busy" (tile and split-K choice), the fp32 register-blocked GEMM instead of
 # cooperative matrices, dispatches in graph order, each attention's K, Q (and
-# V) from one Linear (a graph choice: both backends). The table is printed once,
+# V) from one Linear (a graph choice: both backends), a split-K reduce taking
+# on the LayerNorm after it. The table is printed once,
 # with the summary.
 variant() {  # label, env assignments...
   local label=$1; shift
@@ -87,6 +88,7 @@ variants=$(
   variant "the same, LayerNorms folded" LS_VULKAN_COOPMAT=0 LS_VULKAN_FUSE_LN=1
   variant "dispatches in graph order (REORDER=0)" LS_VULKAN_REORDER=0
   variant "K, Q, V as separate Linears (MERGE_QKV=0)" LS_GRAPH_MERGE_QKV=0
+  variant "split-K reduce and LayerNorm apart (REDUCE_LN=0)" LS_VULKAN_REDUCE_LN=0
   variant "default, again" LS_VULKAN_NONE=1
 )
 

@@ -23,7 +23,12 @@ layout(std430, set = 0, binding = 2) readonly buffer Src1Buf { float16_t src1[];
 layout(std430, set = 0, binding = 2) readonly buffer Src1Buf { float src1[]; };
 #define SRC1(i) src1[i]
 #endif
+// LS_WRITE_SRC2: binding 3 written too (a second output, gemm_reduce_ln.comp)
+#ifdef LS_WRITE_SRC2
+layout(std430, set = 0, binding = 3) buffer Src2Buf { float src2[]; };
+#else
 layout(std430, set = 0, binding = 3) readonly buffer Src2Buf { float src2[]; };
+#endif
 layout(std430, set = 0, binding = 4) readonly buffer AuxBuf { float aux[]; };
 layout(std430, set = 0, binding = 5) readonly buffer Aux2Buf { float aux2[]; };
 

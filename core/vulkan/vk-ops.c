@@ -241,6 +241,29 @@ kernel_shader (LsShaderId shader, LsVkGemmKernel kernel)
   g_assert_not_reached ();
 }
 
+/* The LayerNorm a split-K GEMM's reduce can take on, or -1: the next node
+ * normalises exactly what this node's GEMM wrote, whole rows of it, and
+ * has a dispatch of its own (not folded into the GEMMs after it). The
+ * reduce then sums a row's slices and normalises the row in one dispatch
+ * (gemm_reduce_ln.comp): MixFFN's fc2 before the next LayerNorm, the
+ * attention's apply before norm2, a patch embedding before its norm.
+ * LS_VULKAN_REDUCE_LN=0 keeps them apart. */
+static int
+layernorm_after (const LsVkPlan *plan, int node, const Gemm *g)
+{
+  const LsGraph *graph = plan->graph;
+  const int next = node + 1;
+  if (next >= (int) graph->nodes->len || !ls_vk_env_int ("LS_VULKAN_REDUCE_LN", 1))
+    return -1;
+  const LsNode *gemm = ls_graph_get_node (graph, node), *ln = ls_graph_get_node (graph, next);
+  const LsTensor *out = ls_graph_get_tensor (graph, gemm->dst);
+  if (ln->op != LS_OP_LAYERNORM || ln->src[0] != gemm->dst || plan->ln_of[next] == next)
+    return -1;
+  if (g->ldc != g->n || (uint32_t) out->c != g->n || (uint32_t) out->n != g->m)
+    return -1;
+  return next;
+}
+
 static gboolean
 plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
 {
@@ -332,6 +355,23 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   };
   ls_vk_dispatch_push (d, push, sizeof push);
 
+  const int ln = layernorm_after (plan, node, g);
+  if (ln >= 0) {
+    const LsNode *norm = ls_graph_get_node (plan->graph, ln);
+    d = ls_vk_plan_add (plan, LS_SHADER_GEMM_REDUCE_LN, node);
+    d->bind[0] = ls_vk_plan_tensor (plan, norm->dst);
+    d->bind[1] = partials;
+    d->bind[2] = g->bias;
+    d->bind[3] = g->c;
+    d->bind[4] = ls_vk_plan_weight (plan, norm->w, g->n);
+    d->bind[5] = ls_vk_plan_weight (plan, norm->b, g->n);
+    d->writes = 1u << 0 | 1u << 3;
+    uint32_t lpush[] = { g->m, g->n, splits, flags & (GEMM_ACCUMULATE | GEMM_BIAS) };
+    ls_vk_dispatch_push (d, lpush, sizeof lpush);
+    ls_vk_dispatch_groups_flat (d, g->m);
+    plan->ln_in_reduce = ln;
+    return TRUE;
+  }
   d = ls_vk_plan_add (plan, LS_SHADER_GEMM_REDUCE, node);
   d->bind[0] = g->c;
   d->bind[1] = partials;
@@ -554,7 +594,8 @@ ls_vk_plan_node (LsVkPlan *plan, int node_index, GError **error)
   case LS_OP_CONV_PATCH:
     return plan_conv_patch (plan, node_index, node, error);
   case LS_OP_LAYERNORM:
-    if (ln == node_index)       /* folded into the GEMMs that read it */
+    /* folded into the GEMMs that read it, or done by the reduce before */
+    if (ln == node_index || plan->ln_in_reduce == node_index)
       return TRUE;
     plan_rows (plan, LS_SHADER_LAYERNORM, node_index, ls_vk_plan_tensor (plan, node->src[0]),
                ls_vk_plan_tensor (plan, node->dst), node->w, node->b, (uint32_t) src->n,

@@ -34,6 +34,7 @@ ls_vk_plan_init (LsVkPlan *plan, const LsGraph *graph, const LsVkCaps *caps)
   plan->scratch_live = g_array_new (FALSE, FALSE, sizeof (LsVkRange));
   plan->align = LS_VK_ALIGN;
   plan->node = -1;
+  plan->ln_in_reduce = -1;
 
   ls_vk_plan_fuse (plan);
 }

@@ -99,6 +99,7 @@ typedef enum {
   LS_SHADER_GEMM,
   LS_SHADER_GEMM_REG,
   LS_SHADER_GEMM_REDUCE,
+  LS_SHADER_GEMM_REDUCE_LN,
   LS_SHADER_EFFATTN_SOFTMAX_TOKENS,
   LS_SHADER_EFFATTN_CONTEXT,
   LS_SHADER_EFFATTN_CONTEXT_REG,
@@ -216,6 +217,9 @@ typedef struct {
   /* LayerNorms folded into GEMMs (vk-fuse.c): for such a LayerNorm its own
    * index, for a Linear that applies one on load that LayerNorm's, else -1 */
   int *ln_of;
+  /* a LayerNorm computed by the split-K reduce of the GEMM before it
+   * (vk-ops.c), else -1 */
+  int ln_in_reduce;
   VkDeviceSize align;          /* binding offset alignment, bytes */
   int gemm_count[3];           /* GEMMs planned per LsVkGemmKernel */
   int gemm_f16;                /* of those, reading fp16 weights */

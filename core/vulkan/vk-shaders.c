@@ -37,6 +37,9 @@ static const uint32_t effattn_apply_coopmat_spv[] =
 static const uint32_t gemm_reduce_spv[] =
 #include "gemm_reduce.spv.h"
 ;
+static const uint32_t gemm_reduce_ln_spv[] =
+#include "gemm_reduce_ln.spv.h"
+;
 static const uint32_t effattn_softmax_tokens_spv[] =
 #include "effattn_softmax_tokens.spv.h"
 ;
@@ -85,6 +88,7 @@ static const uint32_t input_rgba8_spv[] =
 const LsShaderCode ls_vk_shader_code[LS_N_SHADERS] = {
   SHADER (LS_SHADER_GEMM, gemm),
   SHADER (LS_SHADER_GEMM_REDUCE, gemm_reduce),
+  SHADER (LS_SHADER_GEMM_REDUCE_LN, gemm_reduce_ln),
   SHADER (LS_SHADER_EFFATTN_SOFTMAX_TOKENS, effattn_softmax_tokens),
   SHADER (LS_SHADER_EFFATTN_CONTEXT, effattn_context),
   SHADER (LS_SHADER_EFFATTN_APPLY, effattn_apply),

@@ -538,6 +538,43 @@ test_ln_fused (void)
   g_unsetenv ("LS_VULKAN_FUSE_LN");
 }
 
+/* A split-K Linear whose output the next node normalises: the reduce sums
+ * the slices and normalises each row in one dispatch (gemm_reduce_ln.comp),
+ * into another tensor (x + fc2 -> LN -> t, the residual kept) or in place
+ * (a patch embedding and its norm); both equal to the CPU backend's, with
+ * LS_VULKAN_REDUCE_LN=0 one dispatch more. The LayerNorm's output is read
+ * by a non-Linear (a depthwise conv), so it is never folded into GEMMs. */
+static int
+run_reduce_ln (gboolean in_place, gboolean accumulate)
+{
+  OpTest *t = op_test_new ();
+  const int n = 35, c = 24, k = 700;
+  int x = op_tensor (t, n, k), y = op_tensor (t, n, c);
+  int norm = in_place ? y : op_tensor (t, n, c), z = op_tensor (t, n, c);
+  op_linear (t, x, y, k, c, accumulate);
+  op_norm_weights (t, op_node (t, LS_OP_LAYERNORM, "norm", 1, &y, norm), c);
+  op_dwconv (t, norm, z, 5, 7, c);
+  expect (t, y, TOL_GEMM);
+  if (!in_place)
+    expect (t, norm, TOL_GEMM);
+  expect (t, z, TOL_GEMM);
+  return op_test_check (t, 0).dispatches;
+}
+
+static void
+test_reduce_ln (void)
+{
+  g_setenv ("LS_VULKAN_SPLIT_K", "3", TRUE);
+  for (int in_place = 0; in_place < 2; in_place++)
+    for (int accumulate = 0; accumulate < 2; accumulate++) {
+      g_assert_cmpint (run_reduce_ln (in_place, accumulate), ==, 3);
+      g_setenv ("LS_VULKAN_REDUCE_LN", "0", TRUE);
+      g_assert_cmpint (run_reduce_ln (in_place, accumulate), ==, 4);
+      g_unsetenv ("LS_VULKAN_REDUCE_LN");
+    }
+  g_unsetenv ("LS_VULKAN_SPLIT_K");
+}
+
 /* LayerNorms that must keep their own dispatch: one whose output a
  * non-Linear reads too, and one whose input a Linear overwrites before the
  * last Linear reads the output (folded, that Linear would normalise the
@@ -1144,7 +1181,8 @@ test_gemm_tiles_file (void)
  * split in 3 127 dispatches, 96 / 108), and K, Q (and V) computed by one
  * Linear, with arena memory shared only between tensors the data orders
  * anyway (graph.c; tiny config 77 dispatches, 64 / 71 barriers, split in
- * 3 113, 91 / 106). */
+ * 3 113, 91 / 106), and split-K reduces that normalise their rows for the
+ * LayerNorm after them (split in 3: 107, 85 / 100). */
 static int
 network_barriers (const char *reorder, const char *split_k, int *dispatches)
 {
@@ -1250,6 +1288,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/op/layernorm-fused", test_ln_fused);
   g_test_add_func ("/vulkan/op/layernorm-not-fused", test_ln_not_fused);
   g_test_add_func ("/vulkan/op/dwconv3x3-ln-gelu", test_dwconv_ln_gelu);
+  g_test_add_func ("/vulkan/op/reduce-layernorm", test_reduce_ln);
   g_test_add_func ("/vulkan/op/attn-context", test_attn_context);
   g_test_add_func ("/vulkan/op/attn-apply", test_attn_apply);
   g_test_add_func ("/vulkan/op/iscf-fuse", test_iscf);
