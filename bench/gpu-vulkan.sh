@@ -65,7 +65,8 @@ pt_median=$(value "$pt" median)
 # "busy" (tile and split-K choice), the fp32 register-blocked GEMM instead of
 # cooperative matrices, dispatches in graph order, each attention's K, Q (and
 # V) from one Linear (a graph choice: both backends), a split-K reduce taking
-# on the LayerNorm after it. The table is printed once,
+# on the LayerNorm after it, the attention context's partials summed by the
+# Linear that reads them. The table is printed once,
 # with the summary.
 variant() {  # label, env assignments...
   local label=$1; shift
@@ -89,6 +90,7 @@ variants=$(
   variant "dispatches in graph order (REORDER=0)" LS_VULKAN_REORDER=0
   variant "K, Q, V as separate Linears (MERGE_QKV=0)" LS_GRAPH_MERGE_QKV=0
   variant "split-K reduce and LayerNorm apart (REDUCE_LN=0)" LS_VULKAN_REDUCE_LN=0
+  variant "context's split-K reduced apart (SLICES_ON_LOAD=0)" LS_VULKAN_SLICES_ON_LOAD=0
   variant "default, again" LS_VULKAN_NONE=1
 )
 

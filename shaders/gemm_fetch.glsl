@@ -24,10 +24,13 @@
 // - A_LOAD 1 (specialization constant 10): the LayerNorm whose output a
 //   Linear would otherwise read: A's rows are the LayerNorm's input, gamma
 //   is in binding 3 and beta in binding 5, statistics from row_stats
-//   (core/vulkan/vk-fuse.c says when the host does this). A constant, not
-//   a flag: a plain GEMM's pipeline is compiled without the LayerNorm code,
-//   and without the registers that code would hold in every GEMM's main
-//   loop.
+//   (core/vulkan/vk-fuse.c says when the host does this);
+// - A_LOAD 2: A is the sum of a_chunks slices of M x lda (the split-K
+//   partials of the GEMM before, whose reduce is then left out,
+//   core/vulkan/vk-ops.c); without TRANS_A only.
+// A constant, not a flag: a plain GEMM's pipeline is compiled without the
+// transforms' code, and without the registers that code would hold in
+// every GEMM's main loop.
 //
 // The including kernel declares BM, BN, BK and its workgroup size WG first.
 //
@@ -51,11 +54,12 @@ layout(std430, set = 0, binding = 2) readonly buffer Src1Vec4 { vec4 src1_v4[]; 
 #define GEMM_VEC4_A 16u
 #define GEMM_VEC4_B 32u
 
-layout(constant_id = 10) const uint A_LOAD = 0u;   // 0 as stored, 1 LayerNorm
+layout(constant_id = 10) const uint A_LOAD = 0u;   // 0 as stored, 1 LayerNorm, 2 slices summed
 
 layout(push_constant) uniform Params {
   uint M, N, K, lda, ldb, ldc, flags, k_chunk;
-  uint a_chunks;    // KEY_SOFTMAX_A: token chunks of effattn_softmax_tokens.comp
+  uint a_chunks;    // KEY_SOFTMAX_A: token chunks of effattn_softmax_tokens.comp;
+                    // A_LOAD 2: the slices of A
 } pc;
 
 // Statistics of the workgroup's BM rows of A: LayerNorm mean and 1 / std,
@@ -107,7 +111,7 @@ void row_stats (uint tid, uint tile_m)
 #if defined(QUERY_SOFTMAX_A)
   const bool ln = false;
 #else
-  if (A_LOAD == 0u)
+  if (A_LOAD != 1u)
     return;
   const bool ln = true;
 #endif
@@ -184,7 +188,7 @@ float a_value (float v, uint r, uint k)
 #if defined(KEY_SOFTMAX_A) || defined(QUERY_SOFTMAX_A)
   return ls_exp (v - row_a[r]) * row_b[r];
 #else
-  if (A_LOAD == 0u)
+  if (A_LOAD != 1u)
     return v;
   return (v - row_a[r]) * row_b[r] * src2[k] + aux2[k];
 #endif
@@ -217,6 +221,9 @@ vec4 fetch_a (uint s, uint tile_m, uint k0, uint kend)
         v = src0_v4[(gk * pc.lda + gm) / 4u];
         v = vec4 (a_value (v.x, mk.x, gk), a_value (v.y, mk.x + 1u, gk),
                   a_value (v.z, mk.x + 2u, gk), a_value (v.w, mk.x + 3u, gk));
+      } else if (A_LOAD == 2u) {
+        for (uint z = 0u; z < pc.a_chunks; z++)
+          v += src0_v4[(z * pc.M * pc.lda + gm * pc.lda + gk) / 4u];
       } else {
         v = src0_v4[(gm * pc.lda + gk) / 4u];
         v = vec4 (a_value (v.x, mk.x, gk), a_value (v.y, mk.x, gk + 1u),
@@ -227,7 +234,12 @@ vec4 fetch_a (uint s, uint tile_m, uint k0, uint kend)
   }
   for (uint j = 0u; j < 4u; j++) {
     uint m = trans ? gm + j : gm, k = trans ? gk : gk + j;
-    if (k < kend && m < pc.M)
+    if (k >= kend || m >= pc.M)
+      continue;
+    if (A_LOAD == 2u)
+      for (uint z = 0u; z < pc.a_chunks; z++)
+        v[j] += src0[z * pc.M * pc.lda + m * pc.lda + k];
+    else
       v[j] = a_value (trans ? src0[k * pc.lda + m] : src0[m * pc.lda + k], m - tile_m, k);
   }
   return v;

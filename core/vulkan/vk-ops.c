@@ -82,7 +82,7 @@ enum {
 /* How a GEMM transforms A as it loads it: specialization constant 10 of
  * every GEMM kernel (A_LOAD in shaders/gemm_fetch.glsl). */
 typedef enum {
-  A_AS_STORED, A_LAYERNORM,
+  A_AS_STORED, A_LAYERNORM, A_SLICES_SUMMED,
 } ALoad;
 #define A_LOAD_SPEC_ID 10
 
@@ -264,6 +264,50 @@ layernorm_after (const LsVkPlan *plan, int node, const Gemm *g)
   return next;
 }
 
+/* The Linear that can sum a split-K GEMM's partials as it loads them, so
+ * that the GEMM needs no reduce, or -1: the next node, the only reader of
+ * what this node's GEMM wrote (whole rows, no bias or accumulation to add),
+ * reading it whole and not normalising it on load. The attention's
+ * context G [C, C'] -> the Linear on it (the value and reprojection
+ * weights folded onto G, network.c): one dispatch and one barrier an
+ * attention, for a few extra reads of a small A. LS_VULKAN_SLICES_ON_LOAD=0
+ * keeps the reduce. */
+/* Whether node @reader is the only one that reads @tensor (itself or
+ * through a view), and the graph's output is another tensor */
+static gboolean
+only_reader (const LsGraph *graph, int tensor, int reader)
+{
+  if (tensor == graph->output)
+    return FALSE;
+  for (guint j = 0; j < graph->nodes->len; j++) {
+    const LsNode *node = ls_graph_get_node (graph, (int) j);
+    for (int k = 0; k < node->nsrc && (int) j != reader; k++) {
+      const LsTensor *t = ls_graph_get_tensor (graph, node->src[k]);
+      if (node->src[k] == tensor || t->base == tensor)
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static int
+slices_reader (const LsVkPlan *plan, int node, const Gemm *g, uint32_t flags)
+{
+  const LsGraph *graph = plan->graph;
+  const int next = node + 1;
+  if (next >= (int) graph->nodes->len || !ls_vk_env_int ("LS_VULKAN_SLICES_ON_LOAD", 1))
+    return -1;
+  const LsNode *gemm = ls_graph_get_node (graph, node), *reader = ls_graph_get_node (graph, next);
+  const LsTensor *out = ls_graph_get_tensor (graph, gemm->dst);
+  if (reader->op != LS_OP_LINEAR || reader->src[0] != gemm->dst || plan->ln_of[next] >= 0
+      || reader->in != out->c || !only_reader (graph, gemm->dst, next))
+    return -1;
+  if ((flags & (GEMM_ACCUMULATE | GEMM_BIAS)) || g->ldc != g->n || (uint32_t) out->c != g->n
+      || (uint32_t) out->n != g->m)
+    return -1;
+  return next;
+}
+
 static gboolean
 plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
 {
@@ -355,6 +399,16 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   };
   ls_vk_dispatch_push (d, push, sizeof push);
 
+  const int reader = slices_reader (plan, node, g, flags);
+  if (reader >= 0) {
+    /* no reduce: the scratch moves on with the partials to the reader */
+    plan->slices.reader = reader;
+    plan->slices.splits = splits;
+    plan->slices.partials = partials;
+    plan->slices.held = g_array_index (plan->scratch_live, LsVkRange, plan->scratch_live->len - 1);
+    g_array_set_size (plan->scratch_live, plan->scratch_live->len - 1);
+    return TRUE;
+  }
   const int ln = layernorm_after (plan, node, g);
   if (ln >= 0) {
     const LsNode *norm = ls_graph_get_node (plan->graph, ln);
@@ -401,6 +455,12 @@ plan_linear_gemm (LsVkPlan *plan, int node, LsVkRange a, int lda, int m, int in,
   };
   if (b)
     g.bias = ls_vk_plan_weight (plan, b, (gsize) out);
+  if (plan->slices.reader == node) {   /* A: the GEMM before's partials */
+    g.a = plan->slices.partials;
+    g.a_load = A_SLICES_SUMMED;
+    g.a_chunks = plan->slices.splits;
+    plan->slices.reader = -1;
+  }
   if (ln) {
     g.a_load = A_LAYERNORM;
     g.stats = ls_vk_plan_weight (plan, ln->w, (gsize) in);

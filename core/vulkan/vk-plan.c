@@ -35,6 +35,7 @@ ls_vk_plan_init (LsVkPlan *plan, const LsGraph *graph, const LsVkCaps *caps)
   plan->align = LS_VK_ALIGN;
   plan->node = -1;
   plan->ln_in_reduce = -1;
+  plan->slices.reader = -1;
 
   ls_vk_plan_fuse (plan);
 }
@@ -191,6 +192,9 @@ ls_vk_plan_next_node (LsVkPlan *plan, int node)
     g_array_append_val (plan->scratch_free, hole);
   }
   g_array_set_size (plan->scratch_live, 0);
+  /* partials that this node sums as it loads them live until it is done */
+  if (plan->slices.reader == node)
+    g_array_append_val (plan->scratch_live, plan->slices.held);
   plan->node = node;
 }
 

@@ -220,6 +220,14 @@ typedef struct {
   /* a LayerNorm computed by the split-K reduce of the GEMM before it
    * (vk-ops.c), else -1 */
   int ln_in_reduce;
+  /* split-K partials left unreduced for the Linear at node `reader` to sum
+   * as it loads them (vk-ops.c); `held` is their scratch, kept alive
+   * through that node. reader -1: none. */
+  struct {
+    int reader;
+    uint32_t splits;
+    LsVkRange partials, held;
+  } slices;
   VkDeviceSize align;          /* binding offset alignment, bytes */
   int gemm_count[3];           /* GEMMs planned per LsVkGemmKernel */
   int gemm_f16;                /* of those, reading fp16 weights */

@@ -575,6 +575,57 @@ test_reduce_ln (void)
   g_unsetenv ("LS_VULKAN_SPLIT_K");
 }
 
+/* A split-K GEMM whose only reader is the next Linear leaves its partials
+ * unreduced, and that Linear sums them as it loads them (A_LOAD 2 in
+ * gemm_fetch.glsl): the attention's context -> the Linear folded onto G.
+ * Here x -> context (split in 3) -> Linear, and a plain Linear without
+ * bias -> Linear: one dispatch fewer than with LS_VULKAN_SLICES_ON_LOAD=0,
+ * and none fewer when the output has a second reader or a bias to add.
+ * Results equal the CPU backend's; the unreduced output is never written
+ * on the GPU, so it is not compared. */
+static int
+run_slices_on_load (gboolean context, gboolean bias, gboolean second_reader)
+{
+  OpTest *t = op_test_new ();
+  const int n = 300, c = 24;
+  int a = op_tensor (t, n, c), v = op_tensor (t, n, c), g = op_tensor (t, c, c);
+  int y = op_tensor (t, c, 13), y2 = op_tensor (t, c, 5);
+  if (context) {
+    op_node (t, LS_OP_ATTN_CONTEXT, "context", 2, (const int[]) { a, v }, g);
+    t->ignore[a] = TRUE;    /* softmaxed in place on the CPU */
+  } else {
+    int x = op_tensor (t, c, n);
+    op_linear (t, x, g, n, c, FALSE)->b = bias ? op_weights (t, c, -1, 1) : NULL;
+  }
+  op_linear (t, g, y, c, 13, FALSE);
+  if (second_reader)
+    op_linear (t, g, y2, c, 5, FALSE);
+  t->ignore[g] = !second_reader;
+  expect (t, y, TOL_GEMM);
+  if (second_reader) {
+    expect (t, g, TOL_GEMM);
+    expect (t, y2, TOL_GEMM);
+  }
+  return op_test_check (t, 0).dispatches;
+}
+
+static void
+test_slices_on_load (void)
+{
+  g_setenv ("LS_VULKAN_SPLIT_K", "3", TRUE);
+  for (int context = 0; context < 2; context++) {
+    /* context: statistics, GEMM (+ reduce), Linear + its reduce */
+    const int base = context ? 4 : 3;
+    g_assert_cmpint (run_slices_on_load (context, FALSE, FALSE), ==, base);
+    g_setenv ("LS_VULKAN_SLICES_ON_LOAD", "0", TRUE);
+    g_assert_cmpint (run_slices_on_load (context, FALSE, FALSE), ==, base + 1);
+    g_unsetenv ("LS_VULKAN_SLICES_ON_LOAD");
+    g_assert_cmpint (run_slices_on_load (context, FALSE, TRUE), ==, base + 3);
+  }
+  g_assert_cmpint (run_slices_on_load (FALSE, TRUE, FALSE), ==, 4);
+  g_unsetenv ("LS_VULKAN_SPLIT_K");
+}
+
 /* LayerNorms that must keep their own dispatch: one whose output a
  * non-Linear reads too, and one whose input a Linear overwrites before the
  * last Linear reads the output (folded, that Linear would normalise the
@@ -1181,8 +1232,9 @@ test_gemm_tiles_file (void)
  * split in 3 127 dispatches, 96 / 108), and K, Q (and V) computed by one
  * Linear, with arena memory shared only between tensors the data orders
  * anyway (graph.c; tiny config 77 dispatches, 64 / 71 barriers, split in
- * 3 113, 91 / 106), and split-K reduces that normalise their rows for the
- * LayerNorm after them (split in 3: 107, 85 / 100). */
+ * 3 113, 91 / 106), split-K reduces that normalise their rows for the
+ * LayerNorm after them (split in 3: 107, 85 / 100), and the context's
+ * partials summed by the Linear that reads them (102, 82 / 95). */
 static int
 network_barriers (const char *reorder, const char *split_k, int *dispatches)
 {
@@ -1289,6 +1341,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/op/layernorm-not-fused", test_ln_not_fused);
   g_test_add_func ("/vulkan/op/dwconv3x3-ln-gelu", test_dwconv_ln_gelu);
   g_test_add_func ("/vulkan/op/reduce-layernorm", test_reduce_ln);
+  g_test_add_func ("/vulkan/op/split-k-slices-on-load", test_slices_on_load);
   g_test_add_func ("/vulkan/op/attn-context", test_attn_context);
   g_test_add_func ("/vulkan/op/attn-apply", test_attn_apply);
   g_test_add_func ("/vulkan/op/iscf-fuse", test_iscf);
