@@ -241,37 +241,41 @@ kernel_shader (LsShaderId shader, LsVkGemmKernel kernel)
   g_assert_not_reached ();
 }
 
-/* The LayerNorm a split-K GEMM's reduce can take on, or -1: the next node
- * normalises exactly what this node's GEMM wrote, whole rows of it, and
- * has a dispatch of its own (not folded into the GEMMs after it). The
- * reduce then sums a row's slices and normalises the row in one dispatch
- * (gemm_reduce_ln.comp): MixFFN's fc2 before the next LayerNorm, the
- * attention's apply before norm2, a patch embedding before its norm.
- * LS_VULKAN_REDUCE_LN=0 keeps them apart. */
+/* The node after @node, when @g (that node's GEMM) wrote all of the
+ * node's output in whole rows and the next node reads that output first;
+ * else -1. Also -1 where the environment variable @switch_name is 0. */
 static int
-layernorm_after (const LsVkPlan *plan, int node, const Gemm *g)
+next_reads_whole_output (const LsVkPlan *plan, int node, const Gemm *g, const char *switch_name)
 {
   const LsGraph *graph = plan->graph;
   const int next = node + 1;
-  if (next >= (int) graph->nodes->len || !ls_vk_env_int ("LS_VULKAN_REDUCE_LN", 1))
+  if (next >= (int) graph->nodes->len || !ls_vk_env_int (switch_name, 1))
     return -1;
-  const LsNode *gemm = ls_graph_get_node (graph, node), *ln = ls_graph_get_node (graph, next);
+  const LsNode *gemm = ls_graph_get_node (graph, node);
   const LsTensor *out = ls_graph_get_tensor (graph, gemm->dst);
-  if (ln->op != LS_OP_LAYERNORM || ln->src[0] != gemm->dst || plan->ln_of[next] == next)
-    return -1;
-  if (g->ldc != g->n || (uint32_t) out->c != g->n || (uint32_t) out->n != g->m)
+  if (ls_graph_get_node (graph, next)->src[0] != gemm->dst || g->ldc != g->n
+      || (uint32_t) out->c != g->n || (uint32_t) out->n != g->m)
     return -1;
   return next;
 }
 
-/* The Linear that can sum a split-K GEMM's partials as it loads them, so
- * that the GEMM needs no reduce, or -1: the next node, the only reader of
- * what this node's GEMM wrote (whole rows, no bias or accumulation to add),
- * reading it whole and not normalising it on load. The attention's
- * context G [C, C'] -> the Linear on it (the value and reprojection
- * weights folded onto G, network.c): one dispatch and one barrier an
- * attention, for a few extra reads of a small A. LS_VULKAN_SLICES_ON_LOAD=0
- * keeps the reduce. */
+/* The LayerNorm a split-K GEMM's reduce can take on, or -1: the next node
+ * normalises what this node's GEMM wrote and has a dispatch of its own
+ * (not folded into the GEMMs after it). The reduce then sums a row's
+ * slices and normalises the row in one dispatch (gemm_reduce_ln.comp):
+ * MixFFN's fc2 before the next LayerNorm, the attention's apply before
+ * norm2, a patch embedding before its norm. LS_VULKAN_REDUCE_LN=0 keeps
+ * them apart. */
+static int
+layernorm_after (const LsVkPlan *plan, int node, const Gemm *g)
+{
+  const int next = next_reads_whole_output (plan, node, g, "LS_VULKAN_REDUCE_LN");
+  if (next < 0 || ls_graph_get_node (plan->graph, next)->op != LS_OP_LAYERNORM
+      || plan->ln_of[next] == next)
+    return -1;
+  return next;
+}
+
 /* Whether node @reader is the only one that reads @tensor (itself or
  * through a view), and the graph's output is another tensor */
 static gboolean
@@ -290,20 +294,25 @@ only_reader (const LsGraph *graph, int tensor, int reader)
   return TRUE;
 }
 
+/* The Linear that can sum a split-K GEMM's partials as it loads them, so
+ * that the GEMM needs no reduce, or -1: the next node, the only reader of
+ * what this node's GEMM wrote (no bias or accumulation for a reduce to
+ * add), reading it whole and not normalising it on load. The attention's
+ * context G [C, C'] -> the Linear on it (the value and reprojection
+ * weights folded onto G, network.c): one dispatch and one barrier an
+ * attention, for a few extra reads of a small A. LS_VULKAN_SLICES_ON_LOAD=0
+ * keeps the reduce. */
 static int
 slices_reader (const LsVkPlan *plan, int node, const Gemm *g, uint32_t flags)
 {
   const LsGraph *graph = plan->graph;
-  const int next = node + 1;
-  if (next >= (int) graph->nodes->len || !ls_vk_env_int ("LS_VULKAN_SLICES_ON_LOAD", 1))
+  const int next = next_reads_whole_output (plan, node, g, "LS_VULKAN_SLICES_ON_LOAD");
+  if (next < 0 || (flags & (GEMM_ACCUMULATE | GEMM_BIAS)))
     return -1;
   const LsNode *gemm = ls_graph_get_node (graph, node), *reader = ls_graph_get_node (graph, next);
-  const LsTensor *out = ls_graph_get_tensor (graph, gemm->dst);
-  if (reader->op != LS_OP_LINEAR || reader->src[0] != gemm->dst || plan->ln_of[next] >= 0
-      || reader->in != out->c || !only_reader (graph, gemm->dst, next))
-    return -1;
-  if ((flags & (GEMM_ACCUMULATE | GEMM_BIAS)) || g->ldc != g->n || (uint32_t) out->c != g->n
-      || (uint32_t) out->n != g->m)
+  if (reader->op != LS_OP_LINEAR || plan->ln_of[next] >= 0
+      || reader->in != ls_graph_get_tensor (graph, gemm->dst)->c
+      || !only_reader (graph, gemm->dst, next))
     return -1;
   return next;
 }
