@@ -7,7 +7,7 @@
 # .gpu-bundle and .gl (bench/gpu-vulkan.sh says how). On the device, carrying
 # those three, from the repository root:
 #   OUT=$OUT bash tools/gpu-session.sh [TOTAL_SECONDS=560]
-# The benchmark comes first, capped at BENCH_SECONDS (260), since its
+# The benchmark comes first, capped at BENCH_SECONDS (300), since its
 # figures are wanted whatever happens to training (its per-dispatch profiles
 # and tile sweeps come last, so a cap cuts those first); training gets the
 # rest. Back in $OUT: the models (the published config in 15 MiB parts) and
@@ -21,7 +21,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 : "${OUT:?set OUT to the folder whose files come back}"
 total=${1:-560}
-bench_cap=${BENCH_SECONDS:-260}
+bench_cap=${BENCH_SECONDS:-300}
 mkdir -p "$OUT"
 
 echo "== Vulkan benchmark (bench/gpu-vulkan.sh, at most ${bench_cap}s)"
