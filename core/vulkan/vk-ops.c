@@ -28,8 +28,6 @@
  * the tiled and reg kernels (gemm_f16, gemm_reg_f16); coopmat keeps
  * reading fp32 weights, converted to fp16 on load as before. */
 
-const char *const ls_vk_gemm_kernel_names[3] = { "tiled", "reg", "coopmat" };
-
 typedef struct {
   /* tiled, reg: bm x bn x bk, each invocation tm x tn.
    * coopmat: bm x bn x bk, each subgroup wm x wn (in tm, tn). */
@@ -178,14 +176,6 @@ kernel_tiles (LsVkGemmKernel kernel, int *count)
   }
 }
 
-int
-ls_vk_gemm_tile_count (LsVkGemmKernel kernel)
-{
-  int count;
-  kernel_tiles (kernel, &count);
-  return count;
-}
-
 /* The tile LS_VULKAN_GEMM_TILE forces, else the one LS_VULKAN_GEMM_TILES
  * names for the shape, where it fits; else the largest that still gives
  * the device enough workgroups, else the smallest that fits. The big
@@ -321,7 +311,10 @@ static gboolean
 plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
 {
   const LsVkCaps *caps = plan->caps;
-  if (!ls_vk_tiles_load (plan, error))
+  int tile_counts[3];
+  for (int k = 0; k < 3; k++)
+    kernel_tiles ((LsVkGemmKernel) k, &tile_counts[k]);
+  if (!ls_vk_tiles_load (plan, tile_counts, error))
     return FALSE;
   LsVkGemmKernel kernel = choose_kernel (caps);
   const GemmTile *t = choose_tile (plan, kernel, g->m, g->n, g->k);

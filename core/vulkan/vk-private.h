@@ -244,14 +244,14 @@ typedef enum {
   LS_VK_GEMM_REG,              /* gemm_reg.glsl */
   LS_VK_GEMM_COOPMAT,          /* gemm_coopmat.glsl */
 } LsVkGemmKernel;
+/* "tiled", "reg", "coopmat" (vk-tiles.c, where files name them) */
 extern const char *const ls_vk_gemm_kernel_names[3];
-/* The number of tiles in a kernel's list (vk-ops.c) */
-int ls_vk_gemm_tile_count (LsVkGemmKernel kernel);
 
 /* vk-tiles.c: LS_VULKAN_GEMM_TILES, read once per plan (an unreadable or
- * malformed file fails the plan, naming the file and line), and the tile
- * it names for a GEMM shape, or -1. */
-gboolean ls_vk_tiles_load   (LsVkPlan *plan, GError **error);
+ * malformed file, or a tile index beyond @tile_counts[kernel], fails the
+ * plan, naming the file and line), and the tile it names for a GEMM
+ * shape, or -1. */
+gboolean ls_vk_tiles_load   (LsVkPlan *plan, const int tile_counts[3], GError **error);
 int      ls_vk_tiles_lookup (const LsVkPlan *plan, LsVkGemmKernel kernel, uint32_t m,
                              uint32_t n, uint32_t k);
 

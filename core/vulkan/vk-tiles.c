@@ -19,6 +19,8 @@
 
 #include <stdlib.h>
 
+const char *const ls_vk_gemm_kernel_names[3] = { "tiled", "reg", "coopmat" };
+
 static char *
 shape_key (LsVkGemmKernel kernel, uint32_t m, uint32_t n, uint32_t k)
 {
@@ -42,7 +44,8 @@ kernel_named (const char *name)
 
 /* One line into @table; FALSE with @error naming path:line and the fault */
 static gboolean
-parse_line (GHashTable *table, const char *path, int line_no, char *line, GError **error)
+parse_line (GHashTable *table, const int tile_counts[3], const char *path, int line_no, char *line,
+            GError **error)
 {
   char *hash = strchr (line, '#');
   if (hash)
@@ -67,7 +70,7 @@ parse_line (GHashTable *table, const char *path, int line_no, char *line, GError
                  "coopmat; positive integers), found '%s'", path, line_no, g_strstrip (line));
     return FALSE;
   }
-  const int count = ls_vk_gemm_tile_count (kernel);
+  const int count = tile_counts[kernel];
   if (tile >= (guint64) count) {
     g_set_error (error, LS_ERROR, LS_ERROR_FILE,
                  "vulkan: %s line %d: tile %" G_GUINT64_FORMAT " of %s, which has tiles 0 to %d",
@@ -80,7 +83,7 @@ parse_line (GHashTable *table, const char *path, int line_no, char *line, GError
 }
 
 gboolean
-ls_vk_tiles_load (LsVkPlan *plan, GError **error)
+ls_vk_tiles_load (LsVkPlan *plan, const int tile_counts[3], GError **error)
 {
   if (plan->tiles_loaded)
     return TRUE;
@@ -99,7 +102,7 @@ ls_vk_tiles_load (LsVkPlan *plan, GError **error)
   g_autoptr (GHashTable) table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (int i = 0; lines[i]; i++)
-    if (!parse_line (table, path, i + 1, lines[i], error))
+    if (!parse_line (table, tile_counts, path, i + 1, lines[i], error))
       return FALSE;
   g_debug ("vulkan: %u GEMM shapes with their tile from %s", g_hash_table_size (table), path);
   plan->tiles_path = g_strdup (path);
