@@ -14,6 +14,9 @@
 #     apt-get $o update; (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 \
 #       libopengl0 libgl1 libglx0 libgles2)
 # On the device (carry .gpu-bundle and .gl):  bash bench/gpu-vulkan.sh
+# BASELINE_BUNDLE=DIR (a .gpu-bundle made from an earlier commit, carried
+# too) times that build beside this one in the variants, first and last;
+# SWEEPS=0 leaves out the tile sweeps (the longest part).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -34,6 +37,12 @@ bundle=/tmp/lesionseg-bundle
 rm -rf "$bundle" && mkdir -p "$bundle"
 tar -C "$bundle" -xJf .gpu-bundle/lesionseg.tar.xz || exit 1
 ls="$bundle/lesionseg/lesionseg"
+baseline_ls=
+if [ -n "${BASELINE_BUNDLE:-}" ]; then
+  rm -rf "$bundle-baseline" && mkdir -p "$bundle-baseline"
+  tar -C "$bundle-baseline" -xJf "$BASELINE_BUNDLE/lesionseg.tar.xz" || exit 1
+  baseline_ls="$bundle-baseline/lesionseg/lesionseg"
+fi
 
 echo "== $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null), $(nproc) CPU cores, $(date -u +%F)"
 echo "== parity: full config, 224x224, vulkan against the CPU backend on this machine"
@@ -71,7 +80,7 @@ pt_median=$(value "$pt" median)
 variant() {  # label, env assignments...
   local label=$1; shift
   local out plan
-  out=$(env "$@" G_MESSAGES_DEBUG=lesionseg "$ls" bench --config full --backend vulkan \
+  out=$(env "$@" G_MESSAGES_DEBUG=lesionseg "${variant_ls:-$ls}" bench --config full --backend vulkan \
         --iters "$iters" --warmup 10 2>&1)
   plan=$(echo "$out" | grep -o '[0-9]* dispatches, [0-9]* barriers' | head -1)
   printf '%-44s %8s ms median %8s ms min   %s\n' "$label" \
@@ -79,6 +88,7 @@ variant() {  # label, env assignments...
 }
 echo "== variants (same card, same run)"
 variants=$(
+  [ -n "$baseline_ls" ] && variant_ls=$baseline_ls variant "baseline build ($BASELINE_BUNDLE)" LS_VULKAN_NONE=1
   variant "default" LS_VULKAN_NONE=1
   variant "LayerNorms folded into GEMMs (FUSE_LN=1)" LS_VULKAN_FUSE_LN=1
   variant "no split-K (SPLIT_K=1)" LS_VULKAN_SPLIT_K=1
@@ -92,6 +102,7 @@ variants=$(
   variant "split-K reduce and LayerNorm apart (REDUCE_LN=0)" LS_VULKAN_REDUCE_LN=0
   variant "context's split-K reduced apart (SLICES_ON_LOAD=0)" LS_VULKAN_SLICES_ON_LOAD=0
   variant "default, again" LS_VULKAN_NONE=1
+  [ -n "$baseline_ls" ] && variant_ls=$baseline_ls variant "baseline build, again" LS_VULKAN_NONE=1
 )
 
 echo
@@ -165,6 +176,6 @@ tile_sweep() {  # name, number of tiles, env assignments...
 # The default path first (the one the targets are about), the fp32 one after
 echo "== per-dispatch profiles (serial) and GEMM tiles, each forced in turn"
 dispatch_profile default LS_VULKAN_NONE=1
-tile_sweep default 8 LS_VULKAN_NONE=1                # the cooperative-matrix tiles
+[ "${SWEEPS:-1}" = 0 ] || tile_sweep default 8 LS_VULKAN_NONE=1    # the cooperative-matrix tiles
 dispatch_profile coopmat0 LS_VULKAN_COOPMAT=0
-tile_sweep coopmat0 8 LS_VULKAN_COOPMAT=0            # the register-blocked ones
+[ "${SWEEPS:-1}" = 0 ] || tile_sweep coopmat0 8 LS_VULKAN_COOPMAT=0  # the register-blocked ones

@@ -10,6 +10,9 @@
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+
 #define LN_THREADS 128
 layout(local_size_x = LN_THREADS) in;
 
@@ -18,7 +21,10 @@ layout(push_constant) uniform Params {
   uint width, p;    // pixel shuffle: grid width and factor
 } pc;
 
-shared float ln_red[LN_THREADS];
+// one slot a subgroup (a subgroup has at least one invocation), one array
+// for each of the row's two sums, so the second needs no barrier before
+// it writes
+shared vec2 ln_red[2][LN_THREADS];
 
 #ifdef LN_ROW_INPUT
 float ln_row_input (uint row, uint i);
@@ -27,18 +33,19 @@ float ln_row_input (uint row, uint i);
 #define LN_AGAIN(i) src0[so + (i)]
 #endif
 
-float ln_sum (float v)
+// The workgroup's sum, the same in every invocation: each subgroup adds
+// its own without a barrier, then each invocation adds the subgroups'
+// sums in one order: one barrier a sum where a tree over shared memory
+// took eight, for rows too short to hide barriers behind their loads.
+vec2 ln_sum (uint which, vec2 v)
 {
-  uint t = gl_LocalInvocationID.x;
-  ln_red[t] = v;
+  vec2 s = subgroupAdd (v);
+  if (subgroupElect ())
+    ln_red[which][gl_SubgroupID] = s;
   barrier ();
-  for (uint s = LN_THREADS / 2; s > 0; s >>= 1) {
-    if (t < s)
-      ln_red[t] += ln_red[t + s];
-    barrier ();
-  }
-  float r = ln_red[0];
-  barrier ();
+  vec2 r = vec2 (0.0);
+  for (uint i = 0u; i < gl_NumSubgroups; i++)
+    r += ln_red[which][i];
   return r;
 }
 
@@ -63,7 +70,7 @@ void main ()
 #endif
     s += v;
   }
-  float mean = ln_sum (s) / float (c);
+  float mean = ln_sum (0u, vec2 (s, 0.0)).x / float (c);
 
   float sd = 0.0, sd2 = 0.0;
   for (uint i = t; i < c; i += LN_THREADS) {
@@ -71,10 +78,9 @@ void main ()
     sd += d;
     sd2 += d * d;
   }
-  sd = ln_sum (sd);
-  sd2 = ln_sum (sd2);
-  float lo = sd / float (c);
-  float var = max ((sd2 - sd * lo) / float (c), 0.0);
+  vec2 sums = ln_sum (1u, vec2 (sd, sd2));
+  float lo = sums.x / float (c);
+  float var = max ((sums.y - sums.x * lo) / float (c), 0.0);
   float rstd = 1.0 / sqrt (var + 1e-5);
 
   for (uint i = t; i < c; i += LN_THREADS) {

@@ -176,6 +176,8 @@ read_caps (LsVkDevice *dev)
   caps->max_push_constants = l->maxPushConstantsSize;
   caps->max_storage_buffers = l->maxPerStageDescriptorStorageBuffers;
   caps->subgroup_size = subgroup.subgroupSize;
+  caps->subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT)
+                              && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
   caps->timestamp_period = l->timestampPeriod;
 
   VkPhysicalDevice16BitStorageFeatures storage16 = {
@@ -248,6 +250,10 @@ check_caps (const LsVkCaps *caps, GError **error)
     g_snprintf (detail, sizeof detail, "%u bytes", caps->max_shared_memory);
   } else if (caps->max_group_count[0] < 65535 || caps->max_group_count[1] < 65535) {
     what = "maxComputeWorkGroupCount below 65535";
+  } else if (!caps->subgroup_arithmetic) {
+    /* every desktop driver, lavapipe included, has it; the LayerNorms'
+     * row sums use it */
+    what = "no subgroup arithmetic in compute shaders";
   }
   if (!what)
     return TRUE;

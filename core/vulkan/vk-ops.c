@@ -32,8 +32,9 @@ typedef struct {
   /* tiled, reg: bm x bn x bk, each invocation tm x tn.
    * coopmat: bm x bn x bk, each subgroup wm x wn (in tm, tn). */
   uint32_t bm, bn, bk, tm, tn;
-  /* only when LS_VULKAN_GEMM_TILE names it: a candidate that
-   * bench/gpu-vulkan.sh times shape by shape before the plan may choose it */
+  /* left out of the choice by workgroup count (CPUs, integrated GPUs):
+   * a candidate that bench/gpu-vulkan.sh times shape by shape, or a
+   * kernel's tile for discrete GPUs (discrete_tile) */
   gboolean candidate;
 } GemmTile;
 
@@ -70,6 +71,20 @@ static const GemmTile coopmat_tiles[] = {
   { 128, 64, 32, 64, 32, TRUE },
   { 128, 128, 32, 64, 64, TRUE },
   { 32, 32, 32, 16, 16, TRUE },
+};
+
+/* The tile each kernel takes on a discrete GPU, for every GEMM shape
+ * (split-K then fills the device), indices into the lists above; -1: by
+ * workgroup count, as elsewhere. Timed dispatch by dispatch on an H100,
+ * over the full config's 71 GEMMs: the smallest cooperative-matrix tile
+ * beat the tile chosen by workgroup count on 69 (median 0.80x the time,
+ * 2.52 against 3.19 ms in sum) and matched the sweep's best tile per
+ * shape in sum (2.54 ms); for reg, 64 x 64 did the same (2.90 against
+ * 4.78 ms; the 128 x 128 tiles ran 4-16x slower). At batch 1 these GEMMs
+ * are latency bound: more, smaller workgroups hide it. bench/RESULTS.md
+ * has the run. */
+static const int discrete_tile[] = {
+  [LS_VK_GEMM_TILED] = -1, [LS_VK_GEMM_REG] = 3, [LS_VK_GEMM_COOPMAT] = 7,
 };
 
 enum {
@@ -177,8 +192,9 @@ kernel_tiles (LsVkGemmKernel kernel, int *count)
 }
 
 /* The tile LS_VULKAN_GEMM_TILE forces, else the one LS_VULKAN_GEMM_TILES
- * names for the shape, where it fits; else the largest that still gives
- * the device enough workgroups, else the smallest that fits. The big
+ * names for the shape, where it fits; else on a discrete GPU the kernel's
+ * discrete_tile where it fits; else the largest that still gives the
+ * device enough workgroups, else the smallest that fits. The big
  * tiles of reg and coopmat do 4x / 8x more work per workgroup than the
  * tiled kernel's, so half the workgroups suffice there. */
 static const GemmTile *
@@ -199,6 +215,11 @@ choose_tile (LsVkPlan *plan, LsVkGemmKernel kernel, uint32_t m, uint32_t n, uint
     g_warning ("vulkan: %s: %s tile %d does not fit device \"%s\"; the %ux%ux%u GEMM keeps "
                "the plan's tile", plan->tiles_path, ls_vk_gemm_kernel_names[kernel], named,
                caps->name, m, n, k);
+
+  int discrete = discrete_tile[kernel];
+  if (caps->type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU && discrete >= 0
+      && tile_fits (kernel, caps, &tiles[discrete]))
+    return &tiles[discrete];
 
   const guint64 enough = kernel == LS_VK_GEMM_TILED ? busy_groups (caps) : busy_groups (caps) / 2;
   const GemmTile *best = NULL;

@@ -29,6 +29,8 @@ typedef struct {
   uint32_t max_push_constants;         /* bytes */
   uint32_t max_storage_buffers;        /* per stage */
   uint32_t subgroup_size;
+  /* subgroupAdd in compute shaders (the LayerNorms' row sums) */
+  gboolean subgroup_arithmetic;
   gboolean fp16_storage;               /* storageBuffer16BitAccess */
   gboolean fp16_arithmetic;            /* shaderFloat16 */
   /* GEMM weights stored as fp16 in the weights buffer, read by the
