@@ -36,7 +36,7 @@ float ln_row_input (uint row, uint i);
 // The workgroup's sum, the same in every invocation: each subgroup adds
 // its own without a barrier, then each invocation adds the subgroups'
 // sums in one order: one barrier a sum where a tree over shared memory
-// took eight, for rows too short to hide barriers behind their loads.
+// took nine, for rows too short to hide barriers behind their loads.
 vec2 ln_sum (uint which, vec2 v)
 {
   vec2 s = subgroupAdd (v);
