@@ -16,7 +16,8 @@
 # On the device (carry .gpu-bundle and .gl):  bash bench/gpu-vulkan.sh
 # BASELINE_BUNDLE=DIR (a .gpu-bundle made from an earlier commit, carried
 # too) times that build beside this one in the variants, first and last;
-# SWEEPS=0 leaves out the tile sweeps (the longest part).
+# SWEEPS=0 leaves out the tile sweeps (the longest part), SWEEPS=default
+# keeps the default kernel's only.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -176,6 +177,6 @@ tile_sweep() {  # name, number of tiles, env assignments...
 # The default path first (the one the targets are about), the fp32 one after
 echo "== per-dispatch profiles (serial) and GEMM tiles, each forced in turn"
 dispatch_profile default LS_VULKAN_NONE=1
-[ "${SWEEPS:-1}" = 0 ] || tile_sweep default 8 LS_VULKAN_NONE=1    # the cooperative-matrix tiles
+[ "${SWEEPS:-all}" = 0 ] || tile_sweep default 10 LS_VULKAN_NONE=1   # the cooperative-matrix tiles
 dispatch_profile coopmat0 LS_VULKAN_COOPMAT=0
-[ "${SWEEPS:-1}" = 0 ] || tile_sweep coopmat0 8 LS_VULKAN_COOPMAT=0  # the register-blocked ones
+[ "${SWEEPS:-all}" != all ] || tile_sweep coopmat0 8 LS_VULKAN_COOPMAT=0  # the register-blocked ones

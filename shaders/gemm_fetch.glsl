@@ -115,12 +115,14 @@ void row_stats (uint tid, uint tile_m)
     return;
   const bool ln = true;
 #endif
-  // A whole row per 32 invocations (or per workgroup, if smaller), so that
-  // each load instruction reads whole cache lines, with vec4 loads where A
-  // allows them (GEMM_VEC4_A without TRANS_A: K and lda multiples of 4).
-  // (An H100 timed it as it timed a row per two invocations, the keys'
-  // way: the prologue is not what makes folding LayerNorms cost there.)
-  const uint P = min (WG, 32u), ROWS = WG / P;
+  // All BM rows in one pass where the workgroup has an invocation for
+  // each (P = WG / BM a row, at most 32), with vec4 loads where A allows
+  // them (GEMM_VEC4_A without TRANS_A: K and lda multiples of 4). A row
+  // per 32 invocations read whole cache lines but took BM / (WG / 32)
+  // passes of four barriers each, one after the other: with the small
+  // tiles that discrete GPUs take (32 rows, 128 invocations), 8 passes
+  // were most of the attention apply's time on an H100.
+  const uint P = clamp (WG / BM, 1u, 32u), ROWS = WG / P;
   const bool v4 = (pc.flags & (GEMM_VEC4_A | GEMM_TRANS_A)) == GEMM_VEC4_A;
   const uint step = v4 ? 4u * P : P;
   const float lowest = -3.402823466e38;

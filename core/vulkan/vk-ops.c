@@ -61,7 +61,8 @@ static const GemmTile reg_tiles[] = {
 
 /* wm x wn per 32-wide subgroup. Candidates: twice the depth (half the
  * barriers a K), tall and narrow, four accumulators a subgroup on a
- * quarter of the workgroups, and the smallest that fills a subgroup. */
+ * quarter of the workgroups, the smallest that fills a subgroup (the
+ * discrete GPUs' tile), and the two smallest at twice the depth. */
 static const GemmTile coopmat_tiles[] = {
   { 128, 128, 32, 64, 32, FALSE },
   { 64, 128, 32, 32, 32, FALSE },
@@ -71,6 +72,8 @@ static const GemmTile coopmat_tiles[] = {
   { 128, 64, 32, 64, 32, TRUE },
   { 128, 128, 32, 64, 64, TRUE },
   { 32, 32, 32, 16, 16, TRUE },
+  { 32, 32, 64, 16, 16, TRUE },
+  { 32, 64, 64, 16, 32, TRUE },
 };
 
 /* The tile each kernel takes on a discrete GPU, for every GEMM shape
