@@ -13,8 +13,10 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 
-#define LN_THREADS 128
-layout(local_size_x = LN_THREADS) in;
+// invocations a row: about a quarter of the row's channels, 32 to 256
+// (ln_threads in core/vulkan/vk-ops.c)
+layout(constant_id = 0) const uint LN_THREADS = 128;
+layout(local_size_x_id = 0) in;
 
 layout(push_constant) uniform Params {
   uint rows, c;

@@ -365,6 +365,7 @@ ls_vk_device_new (int index, gboolean gpu_only, gboolean allow_coopmat, GError *
   if (fp16_asked && !dev->caps.fp16_storage)
     g_warning ("vulkan: LS_VULKAN_FP16=1 but device \"%s\" has no 16-bit storage "
                "(storageBuffer16BitAccess); fp32 weights", dev->caps.name);
+  dev->caps.coopmat_fp16_weights = dev->caps.coopmat && dev->caps.fp16_storage;
   if (!check_caps (&dev->caps, error))
     goto fail;
 
@@ -396,7 +397,7 @@ ls_vk_device_new (int index, gboolean gpu_only, gboolean allow_coopmat, GError *
   };
   const VkDeviceCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-    .pNext = dev->caps.fp16_weights ? (const void *) &storage16_feat
+    .pNext = dev->caps.fp16_weights || dev->caps.coopmat_fp16_weights ? (const void *) &storage16_feat
              : dev->caps.coopmat ? (const void *) &f16_feat : NULL,
     .queueCreateInfoCount = 1, .pQueueCreateInfos = &queue,
     .enabledExtensionCount = dev->caps.coopmat ? G_N_ELEMENTS (coopmat_ext) : 0,
@@ -416,11 +417,11 @@ ls_vk_device_new (int index, gboolean gpu_only, gboolean allow_coopmat, GError *
                     "vkCreateCommandPool", error))
     goto fail;
   g_debug ("vulkan: %s (%s), subgroup %u, shared %u B, storage range %u B, align %u, "
-           "fp16 storage %d (fp16 weights %d), NV coopmat %d (GEMM %s, %ux%ux%u), unified memory %d",
+           "fp16 storage %d (fp16 weights %d, for coopmat %d), NV coopmat %d (GEMM %s, %ux%ux%u), unified memory %d",
            dev->caps.name, ls_vk_device_type_name (dev->caps.type), dev->caps.subgroup_size,
            dev->caps.max_shared_memory, dev->caps.max_storage_range,
            (unsigned) dev->caps.storage_align, dev->caps.fp16_storage,
-           dev->caps.fp16_weights, dev->caps.nv_coopmat,
+           dev->caps.fp16_weights, dev->caps.coopmat_fp16_weights, dev->caps.nv_coopmat,
            dev->caps.coopmat ? "usable" : "off", dev->caps.coopmat_m, dev->caps.coopmat_n,
            dev->caps.coopmat_k, dev->caps.unified_memory);
   return dev;

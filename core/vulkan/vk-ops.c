@@ -25,8 +25,9 @@
  * tile of the kernel's list where it fits, LS_VULKAN_GEMM_TILES=FILE names
  * a tile per GEMM shape (vk-tiles.c). LS_VULKAN_FP16=1 (with 16-bit
  * storage, LsVkCaps.fp16_weights) stores the Linear weights as fp16 for
- * the tiled and reg kernels (gemm_f16, gemm_reg_f16); coopmat keeps
- * reading fp32 weights, converted to fp16 on load as before. */
+ * the tiled and reg kernels (gemm_f16, gemm_reg_f16); coopmat reads them
+ * as fp16 wherever the device has 16-bit storage (gemm_coopmat_f16,
+ * LsVkCaps.coopmat_fp16_weights), since it multiplies fp16. */
 
 typedef struct {
   /* tiled, reg: bm x bn x bk, each invocation tm x tn.
@@ -331,6 +332,21 @@ slices_reader (const LsVkPlan *plan, int node, const Gemm *g, uint32_t flags)
   return next;
 }
 
+/* The workgroup of a shader of layernorm.glsl's kind, a row of c channels
+ * each (specialization constant 0): about four channels an invocation,
+ * 32 to 256 invocations. A fixed 128 left the decoder's last LayerNorm
+ * (50176 rows of 128) one channel an invocation, and the widest
+ * (196 rows of 2048) 16, on 196 workgroups. */
+static void
+set_ln_threads (LsVkDispatch *d, uint32_t c)
+{
+  uint32_t threads = 32;
+  while (threads < 256 && threads * 4 < c)
+    threads *= 2;
+  d->spec[0] = threads;
+  d->n_spec = 1;
+}
+
 static gboolean
 plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
 {
@@ -356,9 +372,13 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   LsVkRange b = g->b;
   LsShaderId shader = kernel_shader (g->shader, kernel);
   if (g->b_weight) {
-    if (caps->fp16_weights && kernel != LS_VK_GEMM_COOPMAT) {
+    if (kernel == LS_VK_GEMM_COOPMAT ? caps->coopmat_fp16_weights : caps->fp16_weights) {
+      static const LsShaderId f16_shader[] = {
+        [LS_VK_GEMM_TILED] = LS_SHADER_GEMM_F16, [LS_VK_GEMM_REG] = LS_SHADER_GEMM_REG_F16,
+        [LS_VK_GEMM_COOPMAT] = LS_SHADER_GEMM_COOPMAT_F16,
+      };
       b = ls_vk_plan_weight_f16 (plan, g->b_weight, g->b_floats);
-      shader = kernel == LS_VK_GEMM_TILED ? LS_SHADER_GEMM_F16 : LS_SHADER_GEMM_REG_F16;
+      shader = f16_shader[kernel];
       plan->gemm_f16++;
     } else {
       b = ls_vk_plan_weight (plan, g->b_weight, g->b_floats);
@@ -448,6 +468,7 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
     d->writes = 1u << 0 | 1u << 3;
     uint32_t lpush[] = { g->m, g->n, splits, flags & (GEMM_ACCUMULATE | GEMM_BIAS) };
     ls_vk_dispatch_push (d, lpush, sizeof lpush);
+    set_ln_threads (d, g->n);
     ls_vk_dispatch_groups_flat (d, g->m);
     plan->ln_in_reduce = ln;
     return TRUE;
@@ -512,6 +533,7 @@ plan_rows (LsVkPlan *plan, LsShaderId shader, int node, LsVkRange src, LsVkRange
   d->writes = 1;
   uint32_t push[] = { rows, c, width, p };
   ls_vk_dispatch_push (d, push, sizeof push);
+  set_ln_threads (d, c);
   ls_vk_dispatch_groups_flat (d, rows);
   return d;
 }

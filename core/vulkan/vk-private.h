@@ -45,6 +45,10 @@ typedef struct {
    * subgroup fragment of coopmat_m x coopmat_n x coopmat_k. */
   gboolean coopmat;
   uint32_t coopmat_m, coopmat_n, coopmat_k;
+  /* the cooperative-matrix GEMM reads its weights as fp16 (coopmat and
+   * fp16_storage): it multiplies fp16 anyway, so storing them so rounds
+   * nothing more and halves their memory and their reads */
+  gboolean coopmat_fp16_weights;
   gboolean timestamps;                 /* compute queue writes timestamps */
   float timestamp_period;              /* ns per tick */
   gboolean unified_memory;             /* device-local memory the host maps */
@@ -125,6 +129,7 @@ typedef enum {
   LS_SHADER_GEMM_COOPMAT,
   LS_SHADER_EFFATTN_CONTEXT_COOPMAT,
   LS_SHADER_EFFATTN_APPLY_COOPMAT,
+  LS_SHADER_GEMM_COOPMAT_F16,
   LS_N_SHADERS
 } LsShaderId;
 

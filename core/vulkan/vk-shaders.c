@@ -33,6 +33,9 @@ static const uint32_t effattn_context_coopmat_spv[] =
 static const uint32_t effattn_apply_coopmat_spv[] =
 #include "effattn_apply_coopmat.spv.h"
 ;
+static const uint32_t gemm_coopmat_f16_spv[] =
+#include "gemm_coopmat_f16.spv.h"
+;
 #endif
 static const uint32_t gemm_reduce_spv[] =
 #include "gemm_reduce.spv.h"
@@ -112,9 +115,11 @@ const LsShaderCode ls_vk_shader_code[LS_N_SHADERS] = {
   SHADER (LS_SHADER_GEMM_COOPMAT, gemm_coopmat),
   SHADER (LS_SHADER_EFFATTN_CONTEXT_COOPMAT, effattn_context_coopmat),
   SHADER (LS_SHADER_EFFATTN_APPLY_COOPMAT, effattn_apply_coopmat),
+  SHADER (LS_SHADER_GEMM_COOPMAT_F16, gemm_coopmat_f16),
 #else
   [LS_SHADER_GEMM_COOPMAT] = { "gemm_coopmat", NULL, 0 },
   [LS_SHADER_EFFATTN_CONTEXT_COOPMAT] = { "effattn_context_coopmat", NULL, 0 },
   [LS_SHADER_EFFATTN_APPLY_COOPMAT] = { "effattn_apply_coopmat", NULL, 0 },
+  [LS_SHADER_GEMM_COOPMAT_F16] = { "gemm_coopmat_f16", NULL, 0 },
 #endif
 };

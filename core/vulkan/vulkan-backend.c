@@ -295,7 +295,10 @@ backend_new (const LsGraph *graph, int device, gboolean gpu_only, gboolean allow
   if (self->plan.tiles_path)
     g_message ("vulkan: %d of %d GEMMs with their tile from %s (LS_VULKAN_GEMM_TILES)",
                self->plan.gemm_from_file, gc[0] + gc[1] + gc[2], self->plan.tiles_path);
-  if (self->plan.gemm_f16)
+  if (self->plan.gemm_f16 && gc[LS_VK_GEMM_COOPMAT])
+    g_debug ("vulkan: %d Linear GEMMs read fp16 weights (16-bit storage; the cooperative "
+             "matrices multiply fp16 anyway)", self->plan.gemm_f16);
+  else if (self->plan.gemm_f16)
     g_message ("vulkan: %d Linear GEMMs (reg/tiled) read fp16 weights (16-bit storage, fp32 "
                "accumulation, LS_VULKAN_FP16=1)", self->plan.gemm_f16);
   else

@@ -495,6 +495,7 @@ test_layernorm (void)
   run_rows (LS_OP_LAYERNORM, 33, 45, FALSE, 0);
   run_rows (LS_OP_LAYERNORM, 7, 300, TRUE, 0);
   run_rows (LS_OP_LAYERNORM, 5, 64, FALSE, 100);   /* |mean| >> std */
+  run_rows (LS_OP_LAYERNORM, 3, 1500, FALSE, 0);   /* the widest workgroup, 6 channels each */
 }
 
 /* LayerNorms folded into the GEMMs that read them (core/vulkan/vk-fuse.c):
@@ -674,6 +675,7 @@ test_dwconv_ln_gelu (void)
   run_dwconv_ln_gelu (5, 7, 19, 0);
   run_dwconv_ln_gelu (3, 4, 300, 0);     /* more channels than a row's invocations */
   run_dwconv_ln_gelu (1, 6, 64, 100);    /* |mean| >> std after the conv */
+  run_dwconv_ln_gelu (2, 3, 1100, 0);    /* the widest workgroup, 5 channels each */
 }
 
 static void
