@@ -72,12 +72,13 @@ pt_median=$(value "$pt" median)
 # The plan's choices, each switched in turn, timed on the same card in the same
 # run (the default again last, so drift shows): LayerNorms folded into GEMMs
 # (not by default on a discrete GPU), split-K, the workgroup count taken as
-# "busy" (tile and split-K choice), the fp32 register-blocked GEMM instead of
+# "busy" (split-K choice), the fp32 register-blocked GEMM instead of
 # cooperative matrices, dispatches in graph order, each attention's K, Q (and
 # V) from one Linear (a graph choice: both backends), a split-K reduce taking
 # on the LayerNorm after it, the attention context's partials summed by the
-# Linear that reads them. The table is printed once,
-# with the summary.
+# Linear that reads them (not by default on a discrete GPU), the query
+# softmax taken on load (likewise). The table is printed once, with the
+# summary.
 variant() {  # label, env assignments...
   local label=$1; shift
   local out plan
@@ -101,7 +102,8 @@ variants=$(
   variant "dispatches in graph order (REORDER=0)" LS_VULKAN_REORDER=0
   variant "K, Q, V as separate Linears (MERGE_QKV=0)" LS_GRAPH_MERGE_QKV=0
   variant "split-K reduce and LayerNorm apart (REDUCE_LN=0)" LS_VULKAN_REDUCE_LN=0
-  variant "context's split-K reduced apart (SLICES_ON_LOAD=0)" LS_VULKAN_SLICES_ON_LOAD=0
+  variant "context's split-K summed on load (SLICES_ON_LOAD=1)" LS_VULKAN_SLICES_ON_LOAD=1
+  variant "query softmax on load (QUERY_SOFTMAX_APART=0)" LS_VULKAN_QUERY_SOFTMAX_APART=0
   variant "default, again" LS_VULKAN_NONE=1
   [ -n "$baseline_ls" ] && variant_ls=$baseline_ls variant "baseline build, again" LS_VULKAN_NONE=1
 )

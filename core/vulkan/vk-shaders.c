@@ -67,6 +67,9 @@ static const uint32_t layernorm_spv[] =
 static const uint32_t pixel_shuffle_ln_spv[] =
 #include "pixel_shuffle_ln.spv.h"
 ;
+static const uint32_t effattn_softmax_channels_spv[] =
+#include "effattn_softmax_channels.spv.h"
+;
 static const uint32_t dwconv3x3_ln_gelu_spv[] =
 #include "dwconv3x3_ln_gelu.spv.h"
 ;
@@ -100,6 +103,7 @@ const LsShaderCode ls_vk_shader_code[LS_N_SHADERS] = {
   SHADER (LS_SHADER_ISCF_FUSE, iscf_fuse),
   SHADER (LS_SHADER_LAYERNORM, layernorm),
   SHADER (LS_SHADER_PIXEL_SHUFFLE_LN, pixel_shuffle_ln),
+  SHADER (LS_SHADER_EFFATTN_SOFTMAX_CHANNELS, effattn_softmax_channels),
   SHADER (LS_SHADER_DWCONV3X3_LN_GELU, dwconv3x3_ln_gelu),
   SHADER (LS_SHADER_IM2COL, im2col),
   SHADER (LS_SHADER_PROJECT_ONE, project_one),

@@ -748,15 +748,22 @@ run_attn_apply_view (int n, int ld, int q_col, int c, int cg)
   op_test_check (t, 0);
 }
 
+/* Both ways of the query softmax: on load (lavapipe's plan) and written
+ * out by its own dispatch before a plain GEMM (a discrete GPU's). */
 static void
 test_attn_apply (void)
 {
-  run_attn_apply_view (77, 96, 32, 32, 32);
-  run_attn_apply_view (90, 64, 16, 40, 13);
-  run_attn_apply (77, 24, 24, FALSE);
-  run_attn_apply (50, 33, 33, TRUE);
-  run_attn_apply (64, 64, 64, TRUE);
-  run_attn_apply (90, 40, 13, TRUE);   /* the Linear after it folded into G */
+  for (int apart = 0; apart < 2; apart++) {
+    g_setenv ("LS_VULKAN_QUERY_SOFTMAX_APART", apart ? "1" : "0", TRUE);
+    run_attn_apply_view (77, 96, 32, 32, 32);
+    run_attn_apply_view (90, 64, 16, 40, 13);
+    run_attn_apply (77, 24, 24, FALSE);
+    run_attn_apply (50, 33, 33, TRUE);
+    run_attn_apply (64, 64, 64, TRUE);
+    run_attn_apply (90, 40, 13, TRUE);   /* the Linear after it folded into G */
+    run_attn_apply (40, 700, 21, FALSE); /* rows wider than a workgroup's invocations */
+  }
+  g_unsetenv ("LS_VULKAN_QUERY_SOFTMAX_APART");
 }
 
 static void
@@ -1278,6 +1285,24 @@ test_barriers (void)
   int split_planned = network_barriers ("0", "3", &split_planned_dispatches);
   g_assert_cmpint (split, <, split_planned);
   g_assert_cmpint (split_dispatches - split, >, dispatches - barriers);
+
+  /* the query softmax written out (a discrete GPU's plan): one dispatch
+   * more an attention, run beside the context chain, so no barrier more */
+  g_autoptr (LsModel) model = ls_model_new_random (&tiny_config, 9);
+  g_autoptr (GError) error = NULL;
+  LsGraph *graph = ls_network_build (model, 64, 64, &error);
+  g_assert_no_error (error);
+  int attentions = 0;
+  for (guint i = 0; i < graph->nodes->len; i++)
+    attentions += ls_graph_get_node (graph, (int) i)->op == LS_OP_ATTN_APPLY;
+  ls_graph_free (graph);
+  g_assert_cmpint (attentions, >, 0);
+  g_setenv ("LS_VULKAN_QUERY_SOFTMAX_APART", "1", TRUE);
+  int apart_dispatches = 0;
+  int apart = network_barriers ("1", NULL, &apart_dispatches);
+  g_unsetenv ("LS_VULKAN_QUERY_SOFTMAX_APART");
+  g_assert_cmpint (apart_dispatches, ==, dispatches + attentions);
+  g_assert_cmpint (apart, ==, barriers);
 }
 
 /* Three split-K Linears on one input (Q, K and V): each has its own
