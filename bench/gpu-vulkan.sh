@@ -104,6 +104,7 @@ variants=$(
   variant "split-K reduce and LayerNorm apart (REDUCE_LN=0)" LS_VULKAN_REDUCE_LN=0
   variant "context's split-K summed on load (SLICES_ON_LOAD=1)" LS_VULKAN_SLICES_ON_LOAD=1
   variant "query softmax on load (QUERY_SOFTMAX_APART=0)" LS_VULKAN_QUERY_SOFTMAX_APART=0
+  variant "GEMM flags from push constants (SPEC_FLAGS=0)" LS_VULKAN_SPEC_FLAGS=0
   variant "default, again" LS_VULKAN_NONE=1
   [ -n "$baseline_ls" ] && variant_ls=$baseline_ls variant "baseline build, again" LS_VULKAN_NONE=1
 )
@@ -179,6 +180,6 @@ tile_sweep() {  # name, number of tiles, env assignments...
 # The default path first (the one the targets are about), the fp32 one after
 echo "== per-dispatch profiles (serial) and GEMM tiles, each forced in turn"
 dispatch_profile default LS_VULKAN_NONE=1
-[ "${SWEEPS:-all}" = 0 ] || tile_sweep default 10 LS_VULKAN_NONE=1   # the cooperative-matrix tiles
+[ "${SWEEPS:-all}" = 0 ] || tile_sweep default 14 LS_VULKAN_NONE=1   # the cooperative-matrix tiles
 dispatch_profile coopmat0 LS_VULKAN_COOPMAT=0
 [ "${SWEEPS:-all}" != all ] || tile_sweep coopmat0 8 LS_VULKAN_COOPMAT=0  # the register-blocked ones

@@ -42,7 +42,7 @@ shared float Bs[BK * (BN + 1)];
 void load_tiles (uint tid, uint wg, uint tile_m, uint tile_n, uint k0, uint kend)
 {
   const uint AS = BM + 1u, BS = BN + 1u;
-  bool ta = (pc.flags & GEMM_TRANS_A) != 0u, tb = (pc.flags & GEMM_TRANS_B) != 0u;
+  bool ta = (GEMM_FLAGS & GEMM_TRANS_A) != 0u, tb = (GEMM_FLAGS & GEMM_TRANS_B) != 0u;
   for (uint s = tid; s < BK * BM / 4u; s += wg) {
     vec4 v = fetch_a (s, tile_m, k0, kend);
     uvec2 mk = slot_a (s);

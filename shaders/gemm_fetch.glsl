@@ -62,6 +62,11 @@ layout(push_constant) uniform Params {
                     // A_LOAD 2: the slices of A
 } pc;
 
+// The flags as a specialization constant where the host sets it (every
+// branch on them then compiles away), else ~0u: from the push constants.
+layout(constant_id = 11) const uint FLAGS = 0xffffffffu;
+#define GEMM_FLAGS (FLAGS != 0xffffffffu ? FLAGS : pc.flags)
+
 // Statistics of the workgroup's BM rows of A: LayerNorm mean and 1 / std,
 // or softmax max and 1 / sum
 shared float row_a[BM], row_b[BM];
@@ -123,7 +128,7 @@ void row_stats (uint tid, uint tile_m)
   // tiles that discrete GPUs take (32 rows, 128 invocations), 8 passes
   // were most of the attention apply's time on an H100.
   const uint P = clamp (WG / BM, 1u, 32u), ROWS = WG / P;
-  const bool v4 = (pc.flags & (GEMM_VEC4_A | GEMM_TRANS_A)) == GEMM_VEC4_A;
+  const bool v4 = (GEMM_FLAGS & (GEMM_VEC4_A | GEMM_TRANS_A)) == GEMM_VEC4_A;
   const uint step = v4 ? 4u * P : P;
   const float lowest = -3.402823466e38;
   for (uint r0 = 0u; r0 < BM; r0 += ROWS) {
@@ -199,14 +204,14 @@ float a_value (float v, uint r, uint k)
 // (row, col) of slot s in an operand tile: a = major index (m or n), k.
 uvec2 slot_a (uint s)
 {
-  if ((pc.flags & GEMM_TRANS_A) != 0u)
+  if ((GEMM_FLAGS & GEMM_TRANS_A) != 0u)
     return uvec2 (4u * (s % (BM / 4u)), s / (BM / 4u));
   return uvec2 (s / (BK / 4u), 4u * (s % (BK / 4u)));
 }
 
 uvec2 slot_b (uint s)
 {
-  if ((pc.flags & GEMM_TRANS_B) != 0u)
+  if ((GEMM_FLAGS & GEMM_TRANS_B) != 0u)
     return uvec2 (s / (BK / 4u), 4u * (s % (BK / 4u)));
   return uvec2 (4u * (s % (BN / 4u)), s / (BN / 4u));
 }
@@ -215,9 +220,9 @@ vec4 fetch_a (uint s, uint tile_m, uint k0, uint kend)
 {
   uvec2 mk = slot_a (s);
   uint gm = tile_m + mk.x, gk = k0 + mk.y;
-  bool trans = (pc.flags & GEMM_TRANS_A) != 0u;
+  bool trans = (GEMM_FLAGS & GEMM_TRANS_A) != 0u;
   vec4 v = vec4 (0.0);
-  if ((pc.flags & GEMM_VEC4_A) != 0u) {
+  if ((GEMM_FLAGS & GEMM_VEC4_A) != 0u) {
     if (gk < kend && gm < pc.M) {
       if (trans) {
         v = src0_v4[(gk * pc.lda + gm) / 4u];
@@ -251,9 +256,9 @@ vec4 fetch_b (uint s, uint tile_n, uint k0, uint kend)
 {
   uvec2 nk = slot_b (s);
   uint gn = tile_n + nk.x, gk = k0 + nk.y;
-  bool trans = (pc.flags & GEMM_TRANS_B) != 0u;
+  bool trans = (GEMM_FLAGS & GEMM_TRANS_B) != 0u;
   vec4 v = vec4 (0.0);
-  if ((pc.flags & GEMM_VEC4_B) != 0u) {
+  if ((GEMM_FLAGS & GEMM_VEC4_B) != 0u) {
     if (gk < kend && gn < pc.N)
       v = trans ? SRC1_V4((gn * pc.ldb + gk) / 4u) : SRC1_V4((gk * pc.ldb + gn) / 4u);
     return v;
@@ -272,9 +277,9 @@ void store_c (uint gm, uint gn, float v)
   if (gm >= pc.M || gn >= pc.N)
     return;
   uint at = gl_WorkGroupID.z * pc.M * pc.ldc + gm * pc.ldc + gn;
-  if ((pc.flags & GEMM_BIAS) != 0u)
+  if ((GEMM_FLAGS & GEMM_BIAS) != 0u)
     v += aux[gn];
-  if ((pc.flags & GEMM_ACCUMULATE) != 0u)
+  if ((GEMM_FLAGS & GEMM_ACCUMULATE) != 0u)
     v += dst[at];
   dst[at] = v;
 }

@@ -45,7 +45,7 @@ void fetch (uint tid, uint tile_m, uint tile_n, uint k0, uint kend)
 
 void stash (uint tid, uint buf)
 {
-  bool ta = (pc.flags & GEMM_TRANS_A) != 0u, tb = (pc.flags & GEMM_TRANS_B) != 0u;
+  bool ta = (GEMM_FLAGS & GEMM_TRANS_A) != 0u, tb = (GEMM_FLAGS & GEMM_TRANS_B) != 0u;
   for (uint i = 0u; i < A_SLOTS; i++) {
     uint s = tid + i * WG;
     if (s >= BK * BM / 4u)

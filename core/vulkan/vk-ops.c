@@ -63,7 +63,9 @@ static const GemmTile reg_tiles[] = {
 /* wm x wn per 32-wide subgroup. Candidates: twice the depth (half the
  * barriers a K), tall and narrow, four accumulators a subgroup on a
  * quarter of the workgroups, the smallest that fills a subgroup (the
- * discrete GPUs' tile), and the two smallest at twice the depth. */
+ * discrete GPUs' tile), the two smallest at twice the depth, and tiles of
+ * one fragment a subgroup on 8 or 16 subgroups (more loads in flight a
+ * workgroup, fewer reads of A and B an output than the 32 x 32 tile). */
 static const GemmTile coopmat_tiles[] = {
   { 128, 128, 32, 64, 32, FALSE },
   { 64, 128, 32, 32, 32, FALSE },
@@ -75,6 +77,10 @@ static const GemmTile coopmat_tiles[] = {
   { 32, 32, 32, 16, 16, TRUE },
   { 32, 32, 64, 16, 16, TRUE },
   { 32, 64, 64, 16, 32, TRUE },
+  { 64, 64, 32, 16, 16, TRUE },
+  { 32, 64, 32, 16, 16, TRUE },
+  { 64, 32, 32, 16, 16, TRUE },
+  { 64, 64, 32, 32, 16, TRUE },
 };
 
 /* The tile each kernel takes on a discrete GPU, for every GEMM shape
@@ -102,6 +108,11 @@ typedef enum {
   A_AS_STORED, A_LAYERNORM, A_SLICES_SUMMED,
 } ALoad;
 #define A_LOAD_SPEC_ID 10
+/* The GEMM's flags, as in its push constants: specialization constant 11
+ * (FLAGS in shaders/gemm_fetch.glsl), so that each GEMM's pipeline is
+ * compiled for its own operand layout and epilogue; ~0 makes the kernel
+ * read them from the push constants (LS_VULKAN_SPEC_FLAGS=0). */
+#define FLAGS_SPEC_ID 11
 
 typedef struct {
   LsShaderId shader;
@@ -409,14 +420,20 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   uint32_t k_chunk = LS_VK_DIV_UP (LS_VK_DIV_UP (g->k, splits), t->bk) * t->bk;
   splits = MAX (1, LS_VK_DIV_UP (g->k, k_chunk));
 
+  /* a split GEMM writes partials: the reduce adds bias and accumulation */
+  const uint32_t kernel_flags =
+      splits == 1 ? flags : flags & ~(uint32_t) (GEMM_ACCUMULATE | GEMM_BIAS);
+
   LsVkDispatch *d = ls_vk_plan_add (plan, shader, node);
   /* 0-5 every kernel's, 6-9 the cooperative matrices' (0 for the others:
-   * an ID a shader does not declare is ignored), 10 the load of A */
+   * an ID a shader does not declare is ignored), 10 the load of A, 11 the
+   * flags */
   const gboolean cm = kernel == LS_VK_GEMM_COOPMAT;
-  const uint32_t spec[A_LOAD_SPEC_ID + 1] = {
+  const uint32_t spec[FLAGS_SPEC_ID + 1] = {
     tile_invocations (kernel, caps, t), t->bm, t->bn, t->bk, t->tm, t->tn,
     cm ? caps->coopmat_m : 0, cm ? caps->coopmat_n : 0, cm ? caps->coopmat_k : 0,
     cm ? caps->subgroup_size : 0, g->a_load,
+    ls_vk_env_int ("LS_VULKAN_SPEC_FLAGS", 1) ? kernel_flags : ~(uint32_t) 0,
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (spec) <= LS_VK_MAX_SPEC);
   memcpy (d->spec, spec, sizeof spec);
@@ -439,15 +456,15 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   if (splits == 1) {
     d->bind[0] = g->c;
     d->bind[4] = g->bias;
-    uint32_t push[] = { g->m, g->n, g->k, g->lda, g->ldb, g->ldc, flags, k_chunk, g->a_chunks };
+    uint32_t push[] = { g->m, g->n, g->k, g->lda, g->ldb, g->ldc, kernel_flags, k_chunk,
+                        g->a_chunks };
     ls_vk_dispatch_push (d, push, sizeof push);
     return TRUE;
   }
   LsVkRange partials = ls_vk_plan_scratch (plan, (gsize) splits * g->m * g->n);
   d->bind[0] = partials;
   uint32_t push[] = {
-    g->m, g->n, g->k, g->lda, g->ldb, g->n,
-    flags & ~(uint32_t) (GEMM_ACCUMULATE | GEMM_BIAS), k_chunk, g->a_chunks,
+    g->m, g->n, g->k, g->lda, g->ldb, g->n, kernel_flags, k_chunk, g->a_chunks,
   };
   ls_vk_dispatch_push (d, push, sizeof push);
 

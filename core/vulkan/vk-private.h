@@ -147,7 +147,7 @@ extern const LsShaderCode ls_vk_shader_code[LS_N_SHADERS];
  * offers). */
 #define LS_VK_BINDINGS 6
 #define LS_VK_PUSH_BYTES 128
-#define LS_VK_MAX_SPEC 11
+#define LS_VK_MAX_SPEC 12
 
 typedef struct {
   LsVkDevice *dev;
