@@ -83,19 +83,38 @@ static const GemmTile coopmat_tiles[] = {
   { 64, 64, 32, 32, 16, TRUE },
 };
 
-/* The tile each kernel takes on a discrete GPU, for every GEMM shape
- * (split-K then fills the device), indices into the lists above; -1: by
- * workgroup count, as elsewhere. Timed dispatch by dispatch on an H100,
- * over the full config's 71 GEMMs: the smallest cooperative-matrix tile
- * beat the tile chosen by workgroup count on 69 (median 0.80x the time,
- * 2.52 against 3.19 ms in sum) and matched the sweep's best tile per
- * shape in sum (2.54 ms); for reg, 64 x 64 did the same (2.90 against
- * 4.78 ms; the 128 x 128 tiles ran 4-16x slower). At batch 1 these GEMMs
- * are latency bound: more, smaller workgroups hide it. bench/RESULTS.md
- * has the run. */
-static const int discrete_tile[] = {
-  [LS_VK_GEMM_TILED] = -1, [LS_VK_GEMM_REG] = 3, [LS_VK_GEMM_COOPMAT] = 7,
-};
+/* The tile a kernel takes on a discrete GPU (split-K then fills the
+ * device), an index into its list above, or -1: by workgroup count, as
+ * elsewhere. From tile sweeps on an H100 (each of the full config's 71
+ * GEMMs timed alone with every tile; bench/RESULTS.md). At batch 1 these
+ * GEMMs are latency bound: many small workgroups beat the tiles chosen
+ * by workgroup count (coopmat 32 x 32 x 32: 0.80x their time in median;
+ * reg 64 x 64: 2.90 against 4.78 ms in sum, 128 x 128 ran 4-16x slower).
+ * Once the flags were specialization constants, the cooperative-matrix
+ * sweep split by shape: 64 x 64 x 32 on 8 subgroups for the large and the
+ * long GEMMs (0.75x the 32 x 32 x 32 tile on 784 x 1280 x 320, 0.78x on
+ * 196 x 512 x 2048), 32 x 32 x 64 for the rest (0.81x on 3136 x 128 x 512),
+ * 32 x 64 x 32 on 8 subgroups for the attention's context (long K of
+ * tokens, exponentiated on load: 0.78x on 512 x 128 x 3136). This rule
+ * summed to 1.34 ms over the 71 GEMMs, the best tile of each shape to
+ * 1.31 ms, one tile for all to 1.46-1.50 ms. */
+static int
+discrete_tile (LsVkGemmKernel kernel, LsShaderId shader, uint32_t m, uint32_t n, uint32_t k)
+{
+  switch (kernel) {
+  case LS_VK_GEMM_COOPMAT:
+    if (shader == LS_SHADER_EFFATTN_CONTEXT)
+      return 11;
+    if ((guint64) m * n >= 768 * 1024 || k >= 1024)
+      return 13;
+    return 8;
+  case LS_VK_GEMM_REG:
+    return 3;
+  case LS_VK_GEMM_TILED:
+    break;
+  }
+  return -1;
+}
 
 enum {
   GEMM_TRANS_A = 1, GEMM_TRANS_B = 2, GEMM_ACCUMULATE = 4, GEMM_BIAS = 8,
@@ -213,7 +232,8 @@ kernel_tiles (LsVkGemmKernel kernel, int *count)
  * tiles of reg and coopmat do 4x / 8x more work per workgroup than the
  * tiled kernel's, so half the workgroups suffice there. */
 static const GemmTile *
-choose_tile (LsVkPlan *plan, LsVkGemmKernel kernel, uint32_t m, uint32_t n, uint32_t k)
+choose_tile (LsVkPlan *plan, LsVkGemmKernel kernel, LsShaderId shader, uint32_t m, uint32_t n,
+             uint32_t k)
 {
   const LsVkCaps *caps = plan->caps;
   int count;
@@ -231,7 +251,7 @@ choose_tile (LsVkPlan *plan, LsVkGemmKernel kernel, uint32_t m, uint32_t n, uint
                "the plan's tile", plan->tiles_path, ls_vk_gemm_kernel_names[kernel], named,
                caps->name, m, n, k);
 
-  int discrete = discrete_tile[kernel];
+  int discrete = discrete_tile (kernel, shader, m, n, k);
   if (caps->type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU && discrete >= 0
       && tile_fits (kernel, caps, &tiles[discrete]))
     return &tiles[discrete];
@@ -374,10 +394,10 @@ plan_gemm (LsVkPlan *plan, int node, const Gemm *g, GError **error)
   if (!ls_vk_tiles_load (plan, tile_counts, error))
     return FALSE;
   LsVkGemmKernel kernel = choose_kernel (caps);
-  const GemmTile *t = choose_tile (plan, kernel, g->m, g->n, g->k);
+  const GemmTile *t = choose_tile (plan, kernel, g->shader, g->m, g->n, g->k);
   if (!t && kernel != LS_VK_GEMM_TILED) {
     kernel = LS_VK_GEMM_TILED;
-    t = choose_tile (plan, kernel, g->m, g->n, g->k);
+    t = choose_tile (plan, kernel, g->shader, g->m, g->n, g->k);
   }
   if (!t) {
     g_set_error (error, LS_ERROR, LS_ERROR_BACKEND,
