@@ -16,7 +16,8 @@ typedef struct {
    * [H * W] output. */
   gboolean (*run)      (LsBackend *backend, const float *input, float *logits, GError **error);
   void     (*set_profiling) (LsBackend *backend, gboolean enable);
-  /* Time per op kind of the last profiled run. */
+  /* Time per op kind of the last profiled run (and of the input's upload,
+   * as ls_engine_foreach_profile says). */
   void     (*foreach_profile) (LsBackend *backend, LsProfileFunc fn, gpointer user_data);
   void     (*free)     (LsBackend *backend);
 } LsBackendClass;

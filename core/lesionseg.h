@@ -149,7 +149,9 @@ gboolean    ls_engine_run          (LsEngine *engine, const LsImage *image, cons
                                     float *prob, GError **error);
 
 /* Milliseconds per op kind of the last run, when the backend measures them;
- * calls @fn once per kind. */
+ * calls @fn once per kind, and, where the backend copies the input to a
+ * device first (Vulkan on a discrete GPU), once more with op "input upload"
+ * for that copy. */
 typedef void (*LsProfileFunc) (const char *op, double ms, int count, gpointer user_data);
 void        ls_engine_set_profiling (LsEngine *engine, gboolean enable);
 void        ls_engine_foreach_profile (LsEngine *engine, LsProfileFunc fn, gpointer user_data);

@@ -147,6 +147,10 @@ extern const LsShaderCode ls_vk_shader_code[LS_N_SHADERS];
  * offers). */
 #define LS_VK_BINDINGS 6
 #define LS_VK_PUSH_BYTES 128
+/* Timestamps of a profiled recording of n dispatches: before and after
+ * the input's upload (a staging copy on discrete GPUs, nothing where the
+ * host writes device memory), then one after each dispatch (vk-record.c) */
+#define LS_VK_TIMESTAMPS(n) ((n) + 2)
 #define LS_VK_MAX_SPEC 12
 
 typedef struct {

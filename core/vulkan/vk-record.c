@@ -243,14 +243,18 @@ ls_vk_program_record (LsVkProgram *prog, const LsVkRecording *how, VkCommandBuff
     return FALSE;
 
   GArray *ds = prog->plan->dispatches;
+  /* timestamps: 0 before the input's upload, 1 after it, 2 + i after
+   * dispatch i (LS_VK_TIMESTAMPS) */
   if (queries) {
-    vkCmdResetQueryPool (cmd, queries, 0, ds->len + 1);
+    vkCmdResetQueryPool (cmd, queries, 0, LS_VK_TIMESTAMPS (ds->len));
     vkCmdWriteTimestamp (cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries, 0);
   }
   if (prog->staging_in) {
     copy_range (cmd, prog->staging_in->buffer, 0, arena, prog->input.offset, prog->input.size);
     barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, compute, rw);
   }
+  if (queries)
+    vkCmdWriteTimestamp (cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries, 1);
 
   Hazards h = {
     g_array_new (FALSE, FALSE, sizeof (LsVkRange)), g_array_new (FALSE, FALSE, sizeof (LsVkRange)),
@@ -276,7 +280,7 @@ ls_vk_program_record (LsVkProgram *prog, const LsVkRecording *how, VkCommandBuff
                           d->push_size, d->push);
     vkCmdDispatch (cmd, d->groups[0], d->groups[1], d->groups[2]);
     if (queries)
-      vkCmdWriteTimestamp (cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries, i + 1);
+      vkCmdWriteTimestamp (cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries, i + 2);
   }
   g_array_unref (h.written);
   g_array_unref (h.touched);

@@ -1045,6 +1045,11 @@ test_profile (void)
   g_setenv ("LS_VULKAN_FUSE_LN", "1", TRUE);
   g_assert_cmpint (profiled_kinds (), ==, LS_OP_N_KINDS);
   g_unsetenv ("LS_VULKAN_FUSE_LN");
+  /* with a staging copy of the input (a discrete GPU's path) the copy is
+   * reported on its own, not in the first dispatch's time */
+  g_setenv ("LS_VULKAN_STAGING", "1", TRUE);
+  g_assert_cmpint (profiled_kinds (), ==, LS_OP_N_KINDS + 1);
+  g_unsetenv ("LS_VULKAN_STAGING");
 }
 
 /* The rows of the per-dispatch profile (LS_VULKAN_PROFILE_CSV) of one run
