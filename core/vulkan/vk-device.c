@@ -163,6 +163,8 @@ read_caps (LsVkDevice *dev)
 
   g_strlcpy (caps->name, p->deviceName, sizeof caps->name);
   caps->type = p->deviceType;
+  caps->plan_type = ls_vk_env_int ("LS_VULKAN_PLAN_AS_DISCRETE", 0) == 1
+                    ? VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU : caps->type;
   caps->api_version = p->apiVersion;
   caps->driver_version = p->driverVersion;
   caps->vendor_id = p->vendorID;

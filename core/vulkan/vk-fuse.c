@@ -92,7 +92,7 @@ ls_vk_plan_fuse (LsVkPlan *plan)
   for (int i = 0; i < n; i++)
     plan->ln_of[i] = -1;
   if (!ls_vk_env_int ("LS_VULKAN_FUSE_LN",
-                      plan->caps->type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU))
+                      plan->caps->plan_type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU))
     return;
 
   for (int i = 0; i < n; i++) {

@@ -191,7 +191,7 @@ busy_groups (const LsVkCaps *caps)
   int forced = ls_vk_env_int ("LS_VULKAN_BUSY_GROUPS", 0);
   if (forced > 0)
     return (guint64) forced;
-  switch (caps->type) {
+  switch (caps->plan_type) {
   case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 256;
   case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 48;
   default: return 8;
@@ -252,7 +252,7 @@ choose_tile (LsVkPlan *plan, LsVkGemmKernel kernel, LsShaderId shader, uint32_t 
                caps->name, m, n, k);
 
   int discrete = discrete_tile (kernel, shader, m, n, k);
-  if (caps->type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU && discrete >= 0
+  if (caps->plan_type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU && discrete >= 0
       && tile_fits (kernel, caps, &tiles[discrete]))
     return &tiles[discrete];
 
@@ -357,7 +357,7 @@ slices_reader (const LsVkPlan *plan, int node, const Gemm *g, uint32_t flags)
 {
   const LsGraph *graph = plan->graph;
   const int next = next_reads_whole_output (plan, node, g, "LS_VULKAN_SLICES_ON_LOAD",
-                                            plan->caps->type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU);
+                                            plan->caps->plan_type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU);
   if (next < 0 || (flags & (GEMM_ACCUMULATE | GEMM_BIAS)))
     return -1;
   const LsNode *gemm = ls_graph_get_node (graph, node), *reader = ls_graph_get_node (graph, next);
@@ -647,7 +647,7 @@ plan_attn_apply (LsVkPlan *plan, int node_index, const LsNode *node, GError **er
     .c = ls_vk_plan_tensor (plan, node->dst),
   };
   if (ls_vk_env_int ("LS_VULKAN_QUERY_SOFTMAX_APART",
-                     plan->caps->type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)) {
+                     plan->caps->plan_type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)) {
     LsVkDispatch *d = ls_vk_plan_add (plan, LS_SHADER_EFFATTN_SOFTMAX_CHANNELS, node_index);
     d->bind[0] = ls_vk_plan_scratch (plan, (gsize) n * c);
     d->bind[1] = qr;

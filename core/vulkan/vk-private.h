@@ -19,6 +19,11 @@
 typedef struct {
   char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
   VkPhysicalDeviceType type;
+  /* the type the plan's choices are made for: type, or a discrete GPU's
+   * with LS_VULKAN_PLAN_AS_DISCRETE=1, so that the tests run a discrete
+   * GPU's plan (tiles, split-K, fusions) on lavapipe; memory and device
+   * selection always follow type */
+  VkPhysicalDeviceType plan_type;
   uint32_t api_version, driver_version, vendor_id, device_id;
   uint32_t max_shared_memory;          /* maxComputeSharedMemorySize, bytes */
   uint32_t max_invocations;            /* maxComputeWorkGroupInvocations */

@@ -986,6 +986,31 @@ test_replay (void)
 
 /* The discrete-GPU path (device-local buffers, staging copies recorded
  * into the command buffer) forced on whatever device this is. */
+/* A discrete GPU's plan on lavapipe (LS_VULKAN_PLAN_AS_DISCRETE=1): 256
+ * busy workgroups, so split-K on most GEMMs; the reg kernel's discrete
+ * tile; the query softmax written out; the context's split-K reduced;
+ * LayerNorms not folded. What lavapipe cannot run of it is the
+ * cooperative-matrix kernel (its tiles: test_linear_coopmat on a device
+ * that has it, and bench/gpu-vulkan.sh's parity on a lent GPU). */
+static int network_barriers (const char *reorder, const char *split_k, int *dispatches);
+
+static void
+test_discrete_plan (void)
+{
+  int plain = 0, discrete = 0;
+  network_barriers ("1", NULL, &plain);
+  g_setenv ("LS_VULKAN_PLAN_AS_DISCRETE", "1", TRUE);
+  network_barriers ("1", NULL, &discrete);
+  g_test_message ("tiny config at 64x64: %d dispatches, %d as a discrete GPU's plan", plain,
+                  discrete);
+  g_assert_cmpint (discrete, >, plain);   /* split-K reduces, the query softmaxes */
+  g_autoptr (LsModel) tiny = ls_model_new_random (&tiny_config, 12);
+  compare_backends (tiny, 64, 300, 2, 1e-3, 0.999);
+  g_autoptr (LsModel) full = ls_model_new_random (&full_config, 13);
+  compare_backends (full, 64, 310, 1, 1e-2, 0.995);
+  g_unsetenv ("LS_VULKAN_PLAN_AS_DISCRETE");
+}
+
 static void
 test_staging (void)
 {
@@ -1387,6 +1412,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vulkan/net/tiny-random", test_tiny_random);
   g_test_add_func ("/vulkan/net/replay", test_replay);
   g_test_add_func ("/vulkan/net/staging", test_staging);
+  g_test_add_func ("/vulkan/net/discrete-plan", test_discrete_plan);
   g_test_add_func ("/vulkan/net/profile", test_profile);
   g_test_add_func ("/vulkan/net/profile-csv", test_profile_csv);
   g_test_add_func ("/vulkan/net/gemm-tiles-file", test_gemm_tiles_file);
