@@ -10,23 +10,12 @@
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
-#extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_arithmetic : require
-
-// invocations a row: about a quarter of the row's channels, 32 to 256
-// (ln_threads in core/vulkan/vk-ops.c)
-layout(constant_id = 0) const uint LN_THREADS = 128;
-layout(local_size_x_id = 0) in;
+#include "row_reduce.glsl"
 
 layout(push_constant) uniform Params {
   uint rows, c;
   uint width, p;    // pixel shuffle: grid width and factor
 } pc;
-
-// one slot a subgroup (a subgroup has at least one invocation), one array
-// for each of the row's two sums, so the second needs no barrier before
-// it writes
-shared vec2 ln_red[2][LN_THREADS];
 
 #ifdef LN_ROW_INPUT
 float ln_row_input (uint row, uint i);
@@ -34,22 +23,6 @@ float ln_row_input (uint row, uint i);
 #else
 #define LN_AGAIN(i) src0[so + (i)]
 #endif
-
-// The workgroup's sum, the same in every invocation: each subgroup adds
-// its own without a barrier, then each invocation adds the subgroups'
-// sums in one order: one barrier a sum where a tree over shared memory
-// took nine, for rows too short to hide barriers behind their loads.
-vec2 ln_sum (uint which, vec2 v)
-{
-  vec2 s = subgroupAdd (v);
-  if (subgroupElect ())
-    ln_red[which][gl_SubgroupID] = s;
-  barrier ();
-  vec2 r = vec2 (0.0);
-  for (uint i = 0u; i < gl_NumSubgroups; i++)
-    r += ln_red[which][i];
-  return r;
-}
 
 void main ()
 {
@@ -63,7 +36,7 @@ void main ()
 #endif
 
   float s = 0.0;
-  for (uint i = t; i < c; i += LN_THREADS) {
+  for (uint i = t; i < c; i += ROW_THREADS) {
 #ifdef LN_ROW_INPUT
     float v = ln_row_input (row, i);
     dst[d0 + i] = v;
@@ -72,20 +45,20 @@ void main ()
 #endif
     s += v;
   }
-  float mean = ln_sum (0u, vec2 (s, 0.0)).x / float (c);
+  float mean = row_sum (0u, vec2 (s, 0.0)).x / float (c);
 
   float sd = 0.0, sd2 = 0.0;
-  for (uint i = t; i < c; i += LN_THREADS) {
+  for (uint i = t; i < c; i += ROW_THREADS) {
     float d = LN_AGAIN (i) - mean;
     sd += d;
     sd2 += d * d;
   }
-  vec2 sums = ln_sum (1u, vec2 (sd, sd2));
+  vec2 sums = row_sum (1u, vec2 (sd, sd2));
   float lo = sums.x / float (c);
   float var = max ((sums.y - sums.x * lo) / float (c), 0.0);
   float rstd = 1.0 / sqrt (var + 1e-5);
 
-  for (uint i = t; i < c; i += LN_THREADS) {
+  for (uint i = t; i < c; i += ROW_THREADS) {
     float y = (LN_AGAIN (i) - mean - lo) * rstd * aux[i] + aux2[i];
 #ifdef LN_GELU
     y = ls_gelu (y);

@@ -104,10 +104,10 @@ discrete_tile (LsVkGemmKernel kernel, LsShaderId shader, uint32_t m, uint32_t n,
   switch (kernel) {
   case LS_VK_GEMM_COOPMAT:
     if (shader == LS_SHADER_EFFATTN_CONTEXT)
-      return 11;
+      return 11;                                      /* 32 x 64 x 32, 8 subgroups */
     if ((guint64) m * n >= 768 * 1024 || k >= 1024)
-      return 13;
-    return 8;
+      return 13;                                      /* 64 x 64 x 32, 8 subgroups */
+    return 8;                                         /* 32 x 32 x 64 */
   case LS_VK_GEMM_REG:
     return 3;
   case LS_VK_GEMM_TILED:
@@ -126,7 +126,6 @@ enum {
 typedef enum {
   A_AS_STORED, A_LAYERNORM, A_SLICES_SUMMED,
 } ALoad;
-#define A_LOAD_SPEC_ID 10
 /* The GEMM's flags, as in its push constants: specialization constant 11
  * (FLAGS in shaders/gemm_fetch.glsl), so that each GEMM's pipeline is
  * compiled for its own operand layout and epilogue; ~0 makes the kernel
@@ -369,8 +368,8 @@ slices_reader (const LsVkPlan *plan, int node, const Gemm *g, uint32_t flags)
 }
 
 /* The workgroup of a shader that takes a row of c channels a workgroup
- * (layernorm.glsl's kind, effattn_softmax_channels; specialization
- * constant 0): about four channels an invocation, 32 to 256 invocations.
+ * (shaders/row_reduce.glsl: layernorm.glsl's kind and
+ * effattn_softmax_channels; ROW_THREADS, specialization constant 0): about four channels an invocation, 32 to 256 invocations.
  * A fixed 128 left the decoder's last LayerNorm (50176 rows of 128) one
  * channel an invocation, and the widest (196 rows of 2048) 16, on 196
  * workgroups. */
