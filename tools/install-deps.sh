@@ -12,8 +12,8 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   # the Vulkan backend, and lavapipe to test it without a GPU
   libvulkan-dev glslc mesa-vulkan-drivers
-  # tests: PyTorch reference and goldens
-  python3 python3-torch python3-numpy python3-gi gir1.2-gdkpixbuf-2.0
+  # tests: PyTorch reference, goldens, converter and trainer
+  python3 python3-torch python3-numpy python3-pil python3-gi gir1.2-gdkpixbuf-2.0
   # fuzzing (libFuzzer) in CI
   clang libclang-rt-14-dev
 )

@@ -9,9 +9,10 @@ inferred from tensor shapes and checked by loading the weights into
 with the configuration in its metadata.
 
 Checkpoints are pickles, and unpickling can run arbitrary code.  By default
-this tool unpickles with an allow-list (tensors, storages, OrderedDict, numpy
-scalars and arrays) and refuses anything else; ``--trust`` lifts that for
-files you trust, using torch.load(weights_only=False).
+this tool unpickles both torch.save formats (zip, PyTorch >= 1.6, and the
+older plain pickles) with an allow-list (tensors, storages, OrderedDict,
+numpy scalars and arrays) and refuses anything else; ``--trust`` lifts that
+for files you trust, using torch.load(weights_only=False).
 
     python3 tools/python/convert.py best_model.pth -o model.safetensors
 """
@@ -61,7 +62,9 @@ _TORCH_DTYPE_NAMES = {"float64", "float32", "float16", "bfloat16", "int64",
 
 
 def _rebuild_tensor(storage, offset, size, stride, *_ignored):
-    return torch.as_strided(storage, size, stride, offset).clone()
+    # A view, not a copy: a legacy file's storages are filled after the
+    # pickle that builds the tensors (see _safe_load_legacy).
+    return torch.as_strided(storage, size, stride, offset)
 
 
 def _rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks,
@@ -87,14 +90,20 @@ class _StorageType:
         self.dtype = dtype
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    """Unpickles a torch zip checkpoint's data.pkl, building only tensors,
-    dicts, numpy scalars and arrays; any other global is refused."""
+def _storage_tensor(data: bytearray, dtype):
+    """A 1-D tensor of dtype sharing data's memory (a storage stand-in)."""
+    return (torch.frombuffer(data, dtype=dtype) if data
+            else torch.empty(0, dtype=dtype))
 
-    def __init__(self, file, read_record):
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickles a checkpoint building only tensors, dicts, numpy scalars and
+    arrays; any other global is refused. storage_for(saved_id) makes the
+    storage a persistent id names (each file format has its own)."""
+
+    def __init__(self, file, storage_for=None):
         super().__init__(file, encoding="utf-8")
-        self._read_record = read_record
-        self._storages = {}
+        self._storage_for = storage_for
 
     def find_class(self, module, name):
         if module.startswith("numpy._core"):  # numpy 2 pickles
@@ -111,21 +120,16 @@ class _SafeUnpickler(pickle.Unpickler):
             "allow-list of tensors, dicts and numpy scalars")
 
     def persistent_load(self, saved_id):
-        if not (isinstance(saved_id, tuple) and len(saved_id) == 5
-                and saved_id[0] == "storage"
+        if not (self._storage_for and isinstance(saved_id, tuple)
+                and len(saved_id) >= 5 and saved_id[0] == "storage"
                 and isinstance(saved_id[1], _StorageType)):
             raise pickle.UnpicklingError(f"unknown persistent id {saved_id!r}")
-        _, storage_type, key, _location, _numel = saved_id
-        if key not in self._storages:
-            data = bytearray(self._read_record(f"data/{key}"))
-            dtype = storage_type.dtype
-            self._storages[key] = (torch.frombuffer(data, dtype=dtype)
-                                   if data else torch.empty(0, dtype=dtype))
-        return self._storages[key]
+        return self._storage_for(saved_id)
 
 
 def _safe_load_zip(path: str):
-    """Loads a torch.save zip file (PyTorch >= 1.6) with _SafeUnpickler."""
+    """Loads a torch.save zip file (PyTorch >= 1.6) with _SafeUnpickler:
+    storage KEY is the archive's record data/KEY."""
     with zipfile.ZipFile(path) as archive:
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
         if len(pickles) != 1:
@@ -136,33 +140,113 @@ def _safe_load_zip(path: str):
                 archive.read(f"{prefix}byteorder").strip() != b"little":
             raise ConversionError(f"{path}: big-endian checkpoints are not "
                                   "supported")
+        storages = {}
 
-        def read_record(name):
-            return archive.read(prefix + name)
+        def storage_for(saved_id):
+            _, storage_type, key, _location, _numel = saved_id[:5]
+            if key not in storages:
+                data = bytearray(archive.read(f"{prefix}data/{key}"))
+                storages[key] = _storage_tensor(data, storage_type.dtype)
+            return storages[key]
 
         with archive.open(pickles[0]) as f:
-            return _SafeUnpickler(f, read_record).load()
+            return _SafeUnpickler(f, storage_for).load()
+
+
+_LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
+_LEGACY_PROTOCOL = 1001
+
+
+def _safe_load_legacy(path: str):
+    """Loads a pre-1.6 torch.save file with _SafeUnpickler. Its layout: a
+    magic number, the protocol version and system information (three small
+    pickles), the object's pickle, whose persistent ids ('storage', type,
+    root key, location, element count, view) name storages, the list of root
+    keys, then each root storage as an int64 element count and its bytes.
+    (torch 1.13's weights_only loader cannot read this format when the
+    object holds a Python float, as the authors' F1 score.)"""
+    roots = {}  # root key -> (bytearray, dtype)
+    views = {}
+
+    def storage_for(saved_id):
+        if len(saved_id) != 6:
+            raise pickle.UnpicklingError(f"unknown persistent id {saved_id!r}")
+        _, storage_type, root_key, _location, numel, view = saved_id
+        dtype = storage_type.dtype
+        if root_key not in roots:
+            size = numel * torch.empty(0, dtype=dtype).element_size()
+            roots[root_key] = (bytearray(size), dtype)
+        data, root_dtype = roots[root_key]
+        root = _storage_tensor(data, root_dtype)
+        if view is None:
+            return root
+        view_key, offset, view_numel = view
+        if view_key not in views:
+            views[view_key] = root[offset:offset + view_numel]
+        return views[view_key]
+
+    with open(path, "rb") as f:
+        if _SafeUnpickler(f).load() != _LEGACY_MAGIC:
+            raise ConversionError(f"{path}: a pickle, but not a PyTorch "
+                                  "checkpoint (no torch.save magic number)")
+        protocol = _SafeUnpickler(f).load()
+        if protocol != _LEGACY_PROTOCOL:
+            raise ConversionError(f"{path}: torch.save protocol {protocol}, "
+                                  f"expected {_LEGACY_PROTOCOL}")
+        _SafeUnpickler(f).load()  # system information
+        result = _SafeUnpickler(f, storage_for).load()
+        keys = _SafeUnpickler(f).load()
+        for key in keys:
+            if key not in roots:
+                raise ConversionError(f"{path}: storage {key!r} is stored "
+                                      "but no tensor uses it")
+            data, dtype = roots[key]
+            header = f.read(8)
+            count = int.from_bytes(header, "little") if len(header) == 8 \
+                else -1
+            expected = len(data) // torch.empty(0, dtype=dtype).element_size()
+            if count != expected:
+                raise ConversionError(
+                    f"{path}: storage {key!r} holds {count} elements where "
+                    f"its tensors need {expected}")
+            if f.readinto(memoryview(data)) != len(data):
+                raise ConversionError(f"{path}: truncated: the file ends "
+                                      f"inside storage {key!r}")
+        return result
 
 
 def load_checkpoint(path: str, trust: bool = False):
     """Loads a torch.save file onto the CPU (see the module's docstring).
 
-    Without ``trust``: zip checkpoints go through our allow-list unpickler
-    (torch 1.13's torch.load ignores a custom pickle_module, and its
-    weights_only mode rejects numpy scalars such as the authors'
-    test_F1_score); legacy (pre-1.6) files through weights_only=True.
+    Without ``trust`` both formats go through our allow-list unpickler:
+    torch 1.13's torch.load ignores a custom pickle_module, and its
+    weights_only mode rejects numpy scalars (the authors' test_F1_score)
+    and, in pre-1.6 files, Python floats.
     """
     if trust:
         return torch.load(path, map_location="cpu", weights_only=False)
     try:
         if zipfile.is_zipfile(path):
             return _safe_load_zip(path)
-        return torch.load(path, map_location="cpu", weights_only=True)
+        # A pre-1.6 file is a sequence of pickles (protocol 2 or later),
+        # whose first byte is the PROTO opcode; anything else is no
+        # checkpoint.
+        with open(path, "rb") as f:
+            first = f.read(2)
+        if first == b"PK":
+            raise ConversionError(f"{path}: a damaged or truncated zip "
+                                  "archive (torch.save's format)")
+        if first[:1] != b"\x80":
+            raise ConversionError(
+                f"{path}: not a PyTorch checkpoint (neither a torch.save "
+                "zip archive nor a pickle)")
+        return _safe_load_legacy(path)
     except (pickle.UnpicklingError, RuntimeError) as e:
         raise ConversionError(
             f"{path}: {e}. If you trust this file, run again with --trust "
             "(that unpickles it fully, which can run code it contains).")
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError,
+            ValueError, TypeError) as e:
         raise ConversionError(f"{path}: cannot read: {e}")
 
 
