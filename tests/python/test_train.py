@@ -10,6 +10,7 @@ import tempfile
 import unittest
 
 import torch
+from PIL import Image
 
 from lesionseg_ref.safetensors_io import read_metadata
 from tool_runner import run, run_python_tool
@@ -127,6 +128,30 @@ class Training(unittest.TestCase):
         self.assertEqual(
             [r["loss"] for r in read_log(os.path.join(self.dir, "whole"))],
             [r["loss"] for r in read_log(os.path.join(self.dir, "parts"))])
+
+    def test_unreadable_pairs_are_named(self):
+        bad = os.path.join(self.dir, "bad")
+        shutil.copytree(self.real, bad)
+        images, masks = os.path.join(bad, "images"), os.path.join(bad, "masks")
+        names = sorted(os.path.splitext(f)[0] for f in os.listdir(images))
+        os.remove(os.path.join(masks, names[0] + "_segmentation.png"))
+        _, err = self.train("bad-run", "--data", bad, "--epochs", "1",
+                            expect_rc=1)
+        self.assertIn("1 image(s) in %s without a mask, e.g. %s" % (
+            bad, os.path.join(images, names[0] + ".jpg")), err)
+        os.remove(os.path.join(images, names[0] + ".jpg"))
+        with open(os.path.join(images, names[1] + ".jpg"), "w") as f:
+            f.write("not a JPEG")
+        Image.new("L", (48, 36)).save(
+            os.path.join(masks, names[2] + "_segmentation.png"))
+        _, err = self.train("bad-run", "--data", bad, "--epochs", "1",
+                            expect_rc=1)
+        self.assertIn("2 unreadable image/mask pair(s)", err)
+        self.assertIn("cannot identify image file '%s'"
+                      % os.path.join(images, names[1] + ".jpg"), err)
+        self.assertIn("is 96x72 but its mask", err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "bad-run",
+                                                     "last.pt")))
 
     def test_the_test_folder_is_refused(self):
         test_folder = os.path.join(self.dir, "isic-test")

@@ -13,17 +13,20 @@ import torch
 
 
 def list_pairs(folder):
-    """[(stem, image path, mask path)] sorted by image path; images without a mask
-    are skipped."""
+    """[(stem, image path, mask path)] sorted by image path. An image without its
+    mask is an error naming both: training on what is left would quietly change
+    the data (and the validation split)."""
     imgs = sorted(glob.glob(os.path.join(folder, "images", "*.jpg")) +
                   glob.glob(os.path.join(folder, "images", "*.png")) +
                   glob.glob(os.path.join(folder, "images", "*.jpeg")))
-    pairs = []
+    pairs, orphans = [], []
     for p in imgs:
         stem = os.path.splitext(os.path.basename(p))[0]
         m = os.path.join(folder, "masks", stem + "_segmentation.png")
-        if os.path.exists(m):
-            pairs.append((stem, p, m))
+        (pairs if os.path.exists(m) else orphans).append((stem, p, m))
+    if orphans:
+        sys.exit("train.py: %d image(s) in %s without a mask, e.g. %s (expected %s)"
+                 % (len(orphans), folder, orphans[0][1], orphans[0][2]))
     if not pairs:
         sys.exit("train.py: no image/mask pairs in %s (expected images/ID.jpg and "
                  "masks/ID_segmentation.png)" % folder)
@@ -31,21 +34,29 @@ def list_pairs(folder):
 
 
 def _load_pair(job):
-    # (module level, so that a multiprocessing pool can pickle it)
+    """(image uint8 [S,S,3], mask uint8 [S,S] of 0/1, None), or (None, None, error)
+    for a file that cannot be decoded or a mask of another size than its image.
+    (Module level, so that a multiprocessing pool can pickle it.)"""
     from PIL import Image
     _, ip, mp, size = job
-    with Image.open(ip) as im:
-        im = im.convert("RGB").resize((size, size), Image.BILINEAR)
-        a = np.asarray(im, dtype=np.uint8).copy()
-    with Image.open(mp) as mk:
-        mk = mk.convert("L").resize((size, size), Image.BILINEAR)
-        m = (np.asarray(mk, dtype=np.uint8) >= 128).astype(np.uint8)
-    return a, m
+    try:
+        with Image.open(ip) as im, Image.open(mp) as mk:
+            if im.size != mk.size:
+                return None, None, "%s is %dx%d but its mask %s is %dx%d" % (
+                    ip, *im.size, mp, *mk.size)
+            a = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR),
+                           dtype=np.uint8).copy()
+            mk = mk.convert("L").resize((size, size), Image.BILINEAR)
+            m = (np.asarray(mk, dtype=np.uint8) >= 128).astype(np.uint8)
+    except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
+        return None, None, "cannot decode: %s" % e
+    return a, m, None
 
 
 def load_folders(folders, size, workers):
     """Returns (names, images uint8 [N,3,S,S], masks uint8 [N,1,S,S]) on the CPU.
-    Names are 'folder/stem', so that two folders may share stems."""
+    Names are 'folder/stem', so that two folders may share stems. Files that cannot
+    be read stop the run, all of them named."""
     jobs = []
     for f in folders:
         tag = os.path.basename(os.path.normpath(f))
@@ -58,6 +69,10 @@ def load_folders(folders, size, workers):
             res = pool.map(_load_pair, jobs, chunksize=16)
     else:
         res = [_load_pair(j) for j in jobs]
+    errors = [r[2] for r in res if r[2]]
+    if errors:
+        sys.exit("train.py: %d unreadable image/mask pair(s):\n  %s"
+                 % (len(errors), "\n  ".join(errors)))
     imgs = torch.from_numpy(np.stack([r[0] for r in res])).permute(0, 3, 1, 2).contiguous()
     masks = torch.from_numpy(np.stack([r[1] for r in res]))[:, None].contiguous()
     return [j[0] for j in jobs], imgs, masks
