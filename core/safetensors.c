@@ -327,10 +327,21 @@ check_overlap (LsSafetensors *st, GError **error)
  * refuse deep nesting before parsing. */
 #define LS_ST_MAX_DEPTH 32
 
-/* Scans the raw JSON for its nesting depth and its number of object members
- * (every ':' outside a string separates one). FALSE when too deep. */
+/* What strict JSON (RFC 8259) allows outside strings: structure, whitespace,
+ * numbers and the literals true, false and null. */
 static gboolean
-scan_json (const char *json, gsize len, gsize *n_members)
+is_json_token_char (char c)
+{
+  return c != '\0' && strchr ("{}[]:, \t\n\r-+.0123456789eEtrufalsn", c) != NULL;
+}
+
+/* Scans the raw JSON for its nesting depth and its number of object members
+ * (every ':' outside a string separates one). json-glib also accepts
+ * comments and single-quoted strings, in which a '"' would desynchronise
+ * this scan (hiding nesting and duplicate keys from it): any byte strict
+ * JSON does not allow outside a string is refused here. */
+static gboolean
+scan_json (const char *json, gsize len, gsize *n_members, GError **error)
 {
   int depth = 0;
   gboolean in_string = FALSE;
@@ -344,9 +355,18 @@ scan_json (const char *json, gsize len, gsize *n_members)
         in_string = FALSE;
     } else if (c == '"') {
       in_string = TRUE;
+    } else if (!is_json_token_char (c)) {
+      g_set_error (error, LS_ERROR, LS_ERROR_FORMAT,
+                   "header is not strict JSON: byte 0x%02x at offset %" G_GSIZE_FORMAT
+                   " outside a string", (guint8) c, i);
+      return FALSE;
     } else if (c == '[' || c == '{') {
-      if (++depth > LS_ST_MAX_DEPTH)
+      if (++depth > LS_ST_MAX_DEPTH) {
+        g_set_error (error, LS_ERROR, LS_ERROR_FORMAT,
+                     "header JSON nests deeper than %d levels (a safetensors header "
+                     "needs 3)", LS_ST_MAX_DEPTH);
         return FALSE;
+      }
     } else if (c == ']' || c == '}') {
       depth--;
     } else if (c == ':') {
@@ -405,10 +425,8 @@ parse_header (LsSafetensors *st, GError **error)
   gsize data_size = size - 8 - header_len;
 
   gsize n_members;
-  if (!scan_json (header, header_len, &n_members)) {
-    g_set_error (error, LS_ERROR, LS_ERROR_FORMAT,
-                 "%s: header JSON nests deeper than %d levels (a safetensors header "
-                 "needs 3)", st->path, LS_ST_MAX_DEPTH);
+  if (!scan_json (header, header_len, &n_members, error)) {
+    g_prefix_error (error, "%s: ", st->path);
     return FALSE;
   }
 
