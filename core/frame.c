@@ -272,8 +272,8 @@ ls_image_to_tensor (const LsImage *image, const LsRect *roi, LsInputNorm norm,
   if ((gint64) image->stride < (gint64) image->width * bpp) {
     g_set_error (error, LS_ERROR, LS_ERROR_INPUT,
                  "frame stride %d bytes is shorter than a row of %d pixels "
-                 "at %d bytes each (%d bytes)", image->stride, image->width, bpp,
-                 image->width * bpp);
+                 "at %d bytes each (%" G_GINT64_FORMAT " bytes)", image->stride,
+                 image->width, bpp, (gint64) image->width * bpp);
     return FALSE;
   }
   if (width <= 0 || height <= 0) {

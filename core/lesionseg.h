@@ -52,8 +52,9 @@ typedef struct {
 typedef struct _LsModel LsModel;
 
 /* Reads a safetensors model file. Every tensor's shape is checked against
- * the config in the file's metadata; the data is copied into aligned f32
- * buffers, so the file may change on disk afterwards. */
+ * the config in the file's metadata, and a tensor the network has no place
+ * for (other than the authors' unused ones) is an error; the data is copied
+ * into aligned f32 buffers, so the file may change on disk afterwards. */
 LsModel        *ls_model_load            (const char *path, GError **error);
 LsModel        *ls_model_ref             (LsModel *model);
 void            ls_model_unref           (LsModel *model);

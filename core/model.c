@@ -131,10 +131,20 @@ ls_model_load (const char *path, GError **error)
     return NULL;
   }
 
+  /* A tensor the network has no place for means that the metadata and the
+   * weights disagree (more blocks than 'layers' says, say): running the
+   * network the metadata describes would drop weights the file was made
+   * with, so refuse it. */
   for (guint i = 0; i < ls_safetensors_get_n_tensors (st); i++) {
     const char *name = ls_safetensors_get_tensor (st, i)->name;
-    if (!g_hash_table_contains (expected, name) && !ls_network_tensor_is_unused (name))
-      g_warning ("%s: ignoring tensor '%s', which the network does not use", path, name);
+    if (!g_hash_table_contains (expected, name) && !ls_network_tensor_is_unused (name)) {
+      g_set_error (error, LS_ERROR, LS_ERROR_TENSOR,
+                   "%s: tensor '%s' has no place in the network the metadata describes "
+                   "(dims %d,%d,%d, layers %d,%d,%d): the metadata and the weights disagree",
+                   path, name, config.dims[0], config.dims[1], config.dims[2],
+                   config.layers[0], config.layers[1], config.layers[2]);
+      return NULL;
+    }
   }
   return g_steal_pointer (&model);
 }
