@@ -412,6 +412,8 @@ network_time (GstElement *element, double ms)
   GST_OBJECT_UNLOCK (self);
 }
 
+static gboolean gst_lesion_seg_stop (GstBaseTransform *trans);
+
 static gboolean
 gst_lesion_seg_start (GstBaseTransform *trans)
 {
@@ -446,7 +448,6 @@ gst_lesion_seg_start (GstBaseTransform *trans)
   const int net_width = ls_engine_get_width (engine), net_height = ls_engine_get_height (engine);
   lseg_input_init (&self->input, ls_model_get_config (model)->input_norm, net_width, net_height);
   self->frame_count = 0;
-  self->mode_resolved = FALSE;
 
   double ms;
   self->worker = lseg_worker_new (GST_ELEMENT (self), engine, network_time, &ms, &error);
@@ -454,10 +455,16 @@ gst_lesion_seg_start (GstBaseTransform *trans)
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Lesion segmentation failed: %s", error->message),
                        (NULL));
     g_error_free (error);
-    return FALSE;   /* stop () frees what start () made */
+    /* GstBaseTransform calls stop () only after a start () that succeeded */
+    gst_lesion_seg_stop (trans);
+    return FALSE;
   }
 
   GST_OBJECT_LOCK (self);
+  /* An explicit mode is known now, so that the first LATENCY query in sync
+   * mode already counts the network; auto waits for the first buffer. */
+  self->mode_resolved = self->mode != GST_LESION_SEG_MODE_AUTO;
+  self->is_async = self->mode == GST_LESION_SEG_MODE_ASYNC;
   g_free (self->active_backend);
   self->active_backend = g_strdup (ls_engine_get_backend_name (engine));
   self->inference_ms = ms;
@@ -482,6 +489,9 @@ gst_lesion_seg_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->engine, ls_engine_free);
   g_clear_pointer (&self->model, ls_model_unref);
   lseg_input_clear (&self->input);
+  GST_OBJECT_LOCK (self);
+  self->mode_resolved = FALSE;
+  GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
 
@@ -547,14 +557,16 @@ gst_lesion_seg_transform_frame_ip (GstVideoFilter *filter, GstVideoFrame *frame)
   const int width = GST_VIDEO_FRAME_WIDTH (frame), height = GST_VIDEO_FRAME_HEIGHT (frame);
   const gint64 t0 = g_get_monotonic_time ();
 
-  if (!self->mode_resolved) {
+  GST_OBJECT_LOCK (self);
+  const gboolean resolved = self->mode_resolved;
+  GST_OBJECT_UNLOCK (self);
+  if (!resolved) {   /* mode=auto, the first buffer: is upstream live? */
+    const gboolean live = upstream_is_live (self);
     GST_OBJECT_LOCK (self);
-    const GstLesionSegMode mode = self->mode;
-    GST_OBJECT_UNLOCK (self);
-    self->is_async = mode == GST_LESION_SEG_MODE_ASYNC
-                     || (mode == GST_LESION_SEG_MODE_AUTO && upstream_is_live (self));
+    self->is_async = live;
     self->mode_resolved = TRUE;
-    GST_INFO_OBJECT (self, "running %s", self->is_async ? "async" : "sync");
+    GST_OBJECT_UNLOCK (self);
+    GST_INFO_OBJECT (self, "running %s", live ? "async" : "sync");
   }
 
   GST_OBJECT_LOCK (self);
@@ -675,13 +687,14 @@ gst_lesion_seg_query (GstBaseTransform *trans, GstPadDirection direction, GstQue
 
   if (!GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query))
     return FALSE;
-  if (self->engine && self->mode_resolved && !self->is_async) {
+  GST_OBJECT_LOCK (self);
+  const gboolean in_place = self->mode_resolved && !self->is_async;
+  const GstClockTime ours = self->reported_latency;
+  GST_OBJECT_UNLOCK (self);
+  if (in_place) {
     gboolean live;
     GstClockTime min, max;
     gst_query_parse_latency (query, &live, &min, &max);
-    GST_OBJECT_LOCK (self);
-    const GstClockTime ours = self->reported_latency;
-    GST_OBJECT_UNLOCK (self);
     min += ours;
     if (GST_CLOCK_TIME_IS_VALID (max))
       max += ours;
@@ -690,6 +703,33 @@ gst_lesion_seg_query (GstBaseTransform *trans, GstPadDirection direction, GstQue
     gst_query_set_latency (query, live, min, max);
   }
   return TRUE;
+}
+
+/* A flushing seek: the masks of the frames before it must not be drawn on
+ * the frames after it, nor averaged into their masks, and the first frame
+ * after it is segmented whatever the interval. */
+static gboolean
+gst_lesion_seg_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstLesionSeg *self = GST_LESION_SEG (trans);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP && self->worker) {
+    lseg_worker_flush (self->worker);
+    self->frame_count = 0;
+    g_clear_pointer (&self->redraw_for, lseg_result_unref);
+    lseg_class_map_clear (&self->redraw);
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+/* The controllable properties (threshold, smoothing, colours, opacity)
+ * follow their control sources, if any, at each frame's stream time. */
+static void
+gst_lesion_seg_before_transform (GstBaseTransform *trans, GstBuffer *buffer)
+{
+  const GstClockTime stream_time = gst_segment_to_stream_time (&trans->segment, GST_FORMAT_TIME,
+                                                               GST_BUFFER_PTS (buffer));
+  if (GST_CLOCK_TIME_IS_VALID (stream_time))
+    gst_object_sync_values (GST_OBJECT (trans), stream_time);
 }
 
 /* ---- class ------------------------------------------------------------ */
@@ -824,6 +864,8 @@ gst_lesion_seg_class_init (GstLesionSegClass *klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_lesion_seg_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_lesion_seg_stop);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_lesion_seg_query);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_lesion_seg_sink_event);
+  trans_class->before_transform = GST_DEBUG_FUNCPTR (gst_lesion_seg_before_transform);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_lesion_seg_set_info);
   filter_class->transform_frame_ip = GST_DEBUG_FUNCPTR (gst_lesion_seg_transform_frame_ip);
 

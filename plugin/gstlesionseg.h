@@ -60,8 +60,8 @@ struct _GstLesionSeg {
   LsModel *model;
   LsEngine *engine;
   LsegWorker *worker;                /* the network: worker thread or in place */
-  gboolean is_async;                 /* resolved at the first buffer */
-  gboolean mode_resolved;
+  gboolean is_async;                 /* mode=auto: resolved at the first buffer */
+  gboolean mode_resolved;            /* both written under the object lock */
   guint64 frame_count;
   GstClockTime reported_latency;     /* sync mode's, under the object lock */
 

@@ -22,7 +22,8 @@ G_BEGIN_DECLS
  * @centroid_x: mean position of the mask's pixels in frame pixels
  * @max_diameter: largest distance between two mask pixels (frame pixels)
  * @mean_probability: mean lesion probability inside the mask
- * @asymmetry: mask vs its mirror about the principal axes, 0..1
+ * @asymmetry: mask vs its mirror about its most symmetric pair of
+ *   perpendicular axes (as the ABCD rule places them), 0..1
  * @border_irregularity: perimeter^2 / (4 pi area), about 1 for a disc
  * @inference_ms: time the network took for this mask
  * @has_truth: the frame carried a ground-truth mask; @dice and @iou are set

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
  * are reused (the element keeps a spare), so their buffers only grow. */
 typedef struct _LsegJob {
   guint64 seq;
+  guint epoch;             /* the worker's epoch when the job was taken (a flush ends one) */
   GstClockTime pts, stream_time, running_time;
   int frame_width, frame_height;
   LsRect roi;

@@ -36,6 +36,7 @@ struct _LsegWorker {
   LsegJob *pending;                  /* the newest frame waiting for the network */
   LsegJob *spare;                    /* a finished job kept for reuse */
   LsegResult *latest;                /* the newest finished mask */
+  guint epoch;                       /* flushes so far: older jobs' masks are dropped */
   guint64 replaced;                  /* frames a newer one replaced before the network took them */
   gint64 busy_since;                 /* monotonic us when the worker took its job */
   double job_us;                     /* running mean of a job's time on the worker, us */
@@ -43,6 +44,8 @@ struct _LsegWorker {
   /* the network's private state (worker, or streaming thread in sync mode) */
   float *prob, *ema;
   LsRect ema_roi;
+  int ema_frame_width, ema_frame_height;
+  guint ema_epoch;
   gboolean ema_valid;
   guint8 *roi_mask;
   gsize roi_mask_size;
@@ -68,8 +71,11 @@ process_job (LsegWorker *w, const LsegJob *job, GError **error)
     w->prob[i] = 1.0f / (1.0f + expf (-w->logits[i]));
 
   /* The average only means something over the same region of the same
-   * frame size; anything else starts it afresh. */
-  const gboolean same = w->ema_valid && memcmp (&w->ema_roi, &job->roi, sizeof job->roi) == 0;
+   * frame size in the same stretch of the stream; anything else (another
+   * ROI, frame size, or a flush between) starts it afresh. */
+  const gboolean same = w->ema_valid && job->epoch == w->ema_epoch &&
+      job->frame_width == w->ema_frame_width && job->frame_height == w->ema_frame_height &&
+      memcmp (&w->ema_roi, &job->roi, sizeof job->roi) == 0;
   if (job->smoothing > 0 && same) {
     const float s = job->smoothing;
     for (gsize i = 0; i < n; i++)
@@ -78,6 +84,9 @@ process_job (LsegWorker *w, const LsegJob *job, GError **error)
     memcpy (w->ema, w->prob, n * sizeof (float));
   }
   w->ema_roi = job->roi;
+  w->ema_frame_width = job->frame_width;
+  w->ema_frame_height = job->frame_height;
+  w->ema_epoch = job->epoch;
   w->ema_valid = TRUE;
   const float *p = w->ema;
 
@@ -128,10 +137,15 @@ process_job (LsegWorker *w, const LsegJob *job, GError **error)
   return r;
 }
 
-/* Under w->lock. */
+/* Under w->lock. A mask of a frame from before a flush is dropped: the
+ * stream it belongs to is gone. */
 static void
-publish (LsegWorker *w, LsegResult *r)
+publish (LsegWorker *w, const LsegJob *job, LsegResult *r)
 {
+  if (job->epoch != w->epoch) {
+    lseg_result_unref (r);
+    return;
+  }
   LsegResult *old = w->latest;
   w->latest = r;
   lseg_result_unref (old);
@@ -188,7 +202,7 @@ worker_main (gpointer data)
     const double took = (double) (g_get_monotonic_time () - w->busy_since);
     w->job_us = w->job_us > 0 ? 0.8 * w->job_us + 0.2 * took : took;
     if (r)
-      publish (w, r);
+      publish (w, job, r);
     else
       w->failed = TRUE;
     if (w->spare == NULL)
@@ -283,7 +297,29 @@ lseg_worker_take_job (LsegWorker *w)
   }
   if (job == NULL)
     job = lseg_job_new (w->net_width, w->net_height);
+  g_mutex_lock (&w->lock);
+  job->epoch = w->epoch;
+  g_mutex_unlock (&w->lock);
   return job;
+}
+
+/* A flush (a seek): the frames before it are gone, so is their mask. The
+ * waiting frame is dropped, the mask being made will not be published, and
+ * the smoothing average starts afresh. */
+void
+lseg_worker_flush (LsegWorker *w)
+{
+  g_mutex_lock (&w->lock);
+  w->epoch++;
+  if (w->pending) {
+    if (w->spare == NULL)
+      w->spare = w->pending;
+    else
+      lseg_job_free (w->pending);
+    w->pending = NULL;
+  }
+  g_clear_pointer (&w->latest, lseg_result_unref);
+  g_mutex_unlock (&w->lock);
 }
 
 /* Async: hands the job to the worker and returns at once. */
@@ -327,7 +363,7 @@ lseg_worker_run_sync (LsegWorker *w, LsegJob *job, gint64 *network_us)
   *network_us = g_get_monotonic_time () - n0;
   g_mutex_lock (&w->lock);
   if (r)
-    publish (w, r);
+    publish (w, job, r);
   w->spare = job;
   g_mutex_unlock (&w->lock);
   if (r == NULL) {

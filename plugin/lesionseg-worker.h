@@ -37,5 +37,6 @@ void lseg_worker_submit (LsegWorker *w, LsegJob *job);
 gboolean lseg_worker_busy_for (LsegWorker *w, gint64 us);
 gboolean lseg_worker_run_sync (LsegWorker *w, LsegJob *job, gint64 *network_us);
 LsegResult *lseg_worker_latest (LsegWorker *w);
+void lseg_worker_flush (LsegWorker *w);
 
 G_END_DECLS

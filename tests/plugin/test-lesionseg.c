@@ -9,6 +9,8 @@
  */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/controller/gstdirectcontrolbinding.h>
+#include <gst/controller/gstinterpolationcontrolsource.h>
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -394,6 +396,22 @@ test_sync_alignment (void)
   gst_harness_teardown (h);
 }
 
+/* mode=sync is known at start: the first LATENCY query, before any frame,
+ * already counts the network (a sink with async=false asks only then). */
+static void
+test_sync_latency_before_first_frame (void)
+{
+  GstHarness *h = harness_new ("mode=sync");
+  set_caps (h, "RGBx", W, H);
+  GstQuery *q = gst_query_new_latency ();
+  g_assert_true (gst_pad_peer_query (h->sinkpad, q));
+  GstClockTime min;
+  gst_query_parse_latency (q, NULL, &min, NULL);
+  g_assert_cmpuint (min, >, 0);
+  gst_query_unref (q);
+  gst_harness_teardown (h);
+}
+
 /* ---- properties while PLAYING, caps changes --------------------------------- */
 
 static void
@@ -742,6 +760,147 @@ truth_meta_info (void)
   return info;
 }
 
+/* ---- flushing seeks, controlled properties -------------------------------- */
+
+/* The mean probability of the one inference that pushing @in through @h
+ * makes (mode=sync, message=true); @in is consumed. */
+static double
+mean_probability_of (GstHarness *h, GstBus *bus, GstBuffer *in)
+{
+  gst_harness_push (h, in);
+  gst_buffer_unref (gst_harness_pull (h));
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  g_assert_nonnull (msg);
+  double p = -1;
+  g_assert_true (gst_structure_get_double (gst_message_get_structure (msg),
+                                           "mean-probability", &p));
+  gst_message_unref (msg);
+  return p;
+}
+
+/* What a fresh element (no history to average) says of @in at @w x @hgt. */
+static double
+fresh_mean_probability (const char *props, int w, int hgt, GstBuffer *in)
+{
+  GstHarness *h = harness_new (props);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (harness_lesionseg (h), bus);
+  set_caps (h, "RGBA", w, hgt);
+  const double p = mean_probability_of (h, bus, in);
+  gst_element_set_bus (harness_lesionseg (h), NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  return p;
+}
+
+/* After a flushing seek the old mask is neither shown (interval 10 would
+ * have kept it for 9 frames) nor averaged into the new one. */
+static void
+test_flush (void)
+{
+  const char *props = "mode=sync interval=10 threshold=0 smoothing=0.9 message=true";
+  GstHarness *h = harness_new (props);
+  GstElement *e = harness_lesionseg (h);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  set_caps (h, "RGBA", W, H);
+  for (int i = 0; i < 4; i++) {
+    gst_harness_push (h, make_frame ("RGBA", W, H, i));
+    gst_buffer_unref (gst_harness_pull (h));
+  }
+  gst_bus_set_flushing (bus, TRUE);
+  gst_bus_set_flushing (bus, FALSE);
+
+  g_assert_true (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  g_assert_true (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  g_assert_true (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+
+  GstBuffer *after = make_frame ("RGBA", W, H, 50);
+  const GstClockTime pts = GST_BUFFER_PTS (after);
+  const double want = fresh_mean_probability (props, W, H, gst_buffer_copy_deep (after));
+  gst_harness_push (h, after);
+  GstBuffer *out = gst_harness_pull (h);
+  check_meta_rect (out, 0, 0, W, H, pts, 0);
+  gst_buffer_unref (out);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  g_assert_nonnull (msg);
+  double got;
+  g_assert_true (gst_structure_get_double (gst_message_get_structure (msg),
+                                           "mean-probability", &got));
+  gst_message_unref (msg);
+  g_test_message ("mean probability after the flush %.6f, fresh %.6f", got, want);
+  g_assert_cmpfloat_with_epsilon (got, want, 1e-6);
+
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+/* The smoothing average restarts when the frame size changes, even where
+ * the (clipped) ROI stays the same rectangle. */
+static void
+test_smoothing_restarts_on_new_size (void)
+{
+  const char *props = "mode=sync threshold=0 smoothing=0.9 message=true roi=<0,0,32,24>";
+  GstHarness *h = harness_new (props);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (harness_lesionseg (h), bus);
+  set_caps (h, "RGBA", W, H);
+  for (int i = 0; i < 3; i++)
+    mean_probability_of (h, bus, make_frame ("RGBA", W, H, i));
+
+  set_caps (h, "RGBA", 2 * W, 2 * H);
+  GstBuffer *big = make_frame ("RGBA", 2 * W, 2 * H, 9);
+  const double want = fresh_mean_probability (props, 2 * W, 2 * H, gst_buffer_copy_deep (big));
+  const double got = mean_probability_of (h, bus, big);
+  g_test_message ("mean probability at the new size %.6f, fresh %.6f", got, want);
+  g_assert_cmpfloat_with_epsilon (got, want, 1e-6);
+
+  gst_element_set_bus (harness_lesionseg (h), NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+/* GST_PARAM_CONTROLLABLE means something: opacity follows a control
+ * source at each frame's stream time, and draws with that value. */
+static void
+test_controlled_opacity (void)
+{
+  GstHarness *h = harness_new ("mode=sync threshold=0 overlay=fill opacity=1");
+  GstElement *e = harness_lesionseg (h);
+  GstControlSource *cs = gst_interpolation_control_source_new ();
+  g_object_set (cs, "mode", GST_INTERPOLATION_MODE_LINEAR, NULL);
+  GstTimedValueControlSource *tv = GST_TIMED_VALUE_CONTROL_SOURCE (cs);
+  g_assert_true (gst_timed_value_control_source_set (tv, 0, 0.0));
+  g_assert_true (gst_timed_value_control_source_set (tv, GST_SECOND, 1.0));
+  g_assert_true (gst_object_add_control_binding (GST_OBJECT (e),
+      gst_direct_control_binding_new (GST_OBJECT (e), "opacity", cs)));
+  set_caps (h, "RGBA", W, H);
+
+  for (int i = 0; i <= 30; i += 15) {   /* 0, 0.5 and 1 s */
+    GstBuffer *in = make_frame ("RGBA", W, H, i);
+    GstBuffer *keep = gst_buffer_copy_deep (in);
+    gst_harness_push (h, in);
+    GstBuffer *out = gst_harness_pull (h);
+    double opacity;
+    g_object_get (e, "opacity", &opacity, NULL);
+    g_assert_cmpfloat_with_epsilon (opacity, i / 30.0, 1e-9);
+    GstMapInfo a, b;
+    gst_buffer_map (keep, &a, GST_MAP_READ);
+    gst_buffer_map (out, &b, GST_MAP_READ);
+    /* opacity 0 leaves the frame as it came; otherwise the fill shows */
+    g_assert_true ((memcmp (a.data, b.data, a.size) == 0) == (i == 0));
+    gst_buffer_unmap (keep, &a);
+    gst_buffer_unmap (out, &b);
+    gst_buffer_unref (keep);
+    gst_buffer_unref (out);
+  }
+  gst_object_unref (cs);
+  gst_harness_teardown (h);
+}
+
 static void
 test_message_fields (void)
 {
@@ -902,6 +1061,11 @@ main (int argc, char **argv)
   g_test_add_func ("/lesionseg/state-cycles", test_state_cycles);
   g_test_add_func ("/lesionseg/meta-videoscale", test_meta_videoscale);
   g_test_add_func ("/lesionseg/message-fields", test_message_fields);
+  g_test_add_func ("/lesionseg/sync-latency-before-first-frame",
+                   test_sync_latency_before_first_frame);
+  g_test_add_func ("/lesionseg/flush", test_flush);
+  g_test_add_func ("/lesionseg/smoothing-restarts-on-new-size", test_smoothing_restarts_on_new_size);
+  g_test_add_func ("/lesionseg/controlled-opacity", test_controlled_opacity);
   g_test_add_func ("/lesionseg/inspect", test_inspect);
   const int ret = g_test_run ();
   g_free (tiny_model);
