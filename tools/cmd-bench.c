@@ -17,6 +17,7 @@
 #include <cblas.h>
 #endif
 
+#include "cli-args.h"
 #include "commands.h"
 #include "lesionseg.h"
 #include "model-private.h"
@@ -123,7 +124,7 @@ ls_cmd_bench (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- time the network");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 1 || iters < 1 ||
-      warmup < 0) {
+      warmup < 0 || threads < 0) {
     fprintf (stderr, "lesionseg bench: %s\n", error ? error->message : "bad arguments");
     return 2;
   }
@@ -135,8 +136,8 @@ ls_cmd_bench (int argc, char **argv)
     fprintf (stderr, "lesionseg bench: unknown backend '%s' (auto, cpu, vulkan)\n", backend_name);
     return 2;
   }
-  if (size && sscanf (size, "%dx%d", &options.width, &options.height) != 2) {
-    fprintf (stderr, "lesionseg bench: --size wants WxH, got '%s'\n", size);
+  if (size && !ls_cli_parse_size (size, 32, 16384, &options.width, &options.height)) {
+    fprintf (stderr, "lesionseg bench: --size '%s' is not WxH with sides in 32..16384\n", size);
     return 2;
   }
 

@@ -14,6 +14,7 @@
 
 #include <glib/gstdio.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "dataset.h"
 #include "eval-metrics.h"
@@ -120,7 +121,7 @@ ls_cmd_eval (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("DATASET_DIR - metrics over a data set");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2 || !model_path ||
-      threshold < 0 || threshold > 1 || limit < 0) {
+      !ls_cli_threshold_ok (threshold) || limit < 0) {
     fprintf (stderr, "lesionseg eval: %s\n", error ? error->message :
              "needs --model M, one DATASET_DIR and a threshold in [0, 1]");
     return 2;
@@ -165,8 +166,11 @@ ls_cmd_eval (int argc, char **argv)
       fprintf (stderr, "lesionseg eval: %s\n", error->message);
       status = 1;
     }
-  if (ev.csv)
-    fclose (ev.csv);
+  /* a full disk must not pass for a written CSV */
+  if (ev.csv && (ferror (ev.csv) | fclose (ev.csv)) && status == 0) {
+    fprintf (stderr, "lesionseg eval: writing %s failed: %s\n", csv_path, g_strerror (errno));
+    status = 1;
+  }
   if (status == 0)
     print_summary (&ev, (g_get_monotonic_time () - start) / 1e6);
   return status;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "image-io.h"
 #include "lesionseg.h"
@@ -30,7 +31,7 @@ ls_cmd_infer (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("IMAGE - segment the lesion in an image");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2 || !model_path ||
-      !mask_path || threshold < 0 || threshold > 1) {
+      !mask_path || !ls_cli_threshold_ok (threshold)) {
     fprintf (stderr, "lesionseg infer: %s\n", error ? error->message :
              "needs --model M, -o MASK.png, one IMAGE and a threshold in [0, 1]");
     return 2;

@@ -3,6 +3,8 @@
  *
  * Image i gets seed S + i and the name synth_<seed>, so runs with disjoint
  * seed ranges never collide and any file can be regenerated from its name.
+ * A pair already there is never overwritten unless --overwrite says so:
+ * it may come from another size or version of the generator.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,30 +18,42 @@
 #include "lesionseg.h"
 #include "commands.h"
 #include "image-io.h"
+#include "cli-args.h"
 
-static gboolean
-parse_size (const char *text, int *w, int *h)
+static char *
+image_path (const char *outdir, guint64 seed)
 {
-  char *end;
-  long a = strtol (text, &end, 10);
-  if (end == text || (*end != 'x' && *end != 'X'))
-    return FALSE;
-  const char *p = end + 1;
-  long b = strtol (p, &end, 10);
-  if (end == p || *end)
-    return FALSE;
-  *w = (int) a;
-  *h = (int) b;
-  return a >= 16 && b >= 16 && a <= 16384 && b <= 16384;
+  return g_strdup_printf ("%s/images/synth_%07" G_GUINT64_FORMAT ".jpg", outdir, seed);
+}
+
+static char *
+mask_path (const char *outdir, guint64 seed)
+{
+  return g_strdup_printf ("%s/masks/synth_%07" G_GUINT64_FORMAT "_segmentation.png", outdir, seed);
+}
+
+/* The number of the run's files already in @outdir; *first names one. */
+static int
+count_existing (const char *outdir, gint64 seed, int count, char **first)
+{
+  int n = 0;
+  for (int i = 0; i < count; i++) {
+    char *paths[2] = { image_path (outdir, seed + i), mask_path (outdir, seed + i) };
+    for (int k = 0; k < 2; k++) {
+      if (g_file_test (paths[k], G_FILE_TEST_EXISTS) && n++ == 0)
+        *first = g_strdup (paths[k]);
+      g_free (paths[k]);
+    }
+  }
+  return n;
 }
 
 static gboolean
 write_pair (const char *outdir, guint64 seed, const guint8 *rgb, const guint8 *mask,
             int w, int h, GError **error)
 {
-  g_autofree char *name = g_strdup_printf ("synth_%07" G_GUINT64_FORMAT, seed);
-  g_autofree char *jpg = g_strdup_printf ("%s/images/%s.jpg", outdir, name);
-  g_autofree char *png = g_strdup_printf ("%s/masks/%s_segmentation.png", outdir, name);
+  g_autofree char *jpg = image_path (outdir, seed);
+  g_autofree char *png = mask_path (outdir, seed);
   g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_data (rgb, GDK_COLORSPACE_RGB, FALSE, 8,
                                                         w, h, w * 3, NULL, NULL);
   if (!gdk_pixbuf_save (pb, jpg, "jpeg", error, "quality", "90", NULL))
@@ -52,6 +66,7 @@ ls_cmd_synth (int argc, char **argv)
 {
   gint count = 100, jobs = 0;
   gint64 seed = 0;
+  gboolean overwrite = FALSE;
   g_autofree char *size = NULL;
   g_auto (GStrv) rest = NULL;
   GOptionEntry entries[] = {
@@ -59,6 +74,7 @@ ls_cmd_synth (int argc, char **argv)
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the first image; image i uses S+i (default 0)", "S" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "Image size (default 512x384)", "WxH" },
     { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, "Images made in parallel (default: all cores)", "J" },
+    { "overwrite", 0, 0, G_OPTION_ARG_NONE, &overwrite, "Replace pairs already in OUTDIR", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL, "OUTDIR" },
     { NULL },
   };
@@ -73,7 +89,7 @@ ls_cmd_synth (int argc, char **argv)
     return 2;
   }
   int w = 512, h = 384;
-  if (size && !parse_size (size, &w, &h)) {
+  if (size && !ls_cli_parse_size (size, 16, 16384, &w, &h)) {
     g_printerr ("lesionseg synth: --size '%s' is not WxH with sides in 16..16384\n", size);
     return 2;
   }
@@ -90,6 +106,15 @@ ls_cmd_synth (int argc, char **argv)
   g_autofree char *maskdir = g_build_filename (outdir, "masks", NULL);
   if (g_mkdir_with_parents (imgdir, 0755) != 0 || g_mkdir_with_parents (maskdir, 0755) != 0) {
     g_printerr ("lesionseg synth: cannot create %s: %s\n", outdir, g_strerror (errno));
+    return 1;
+  }
+  g_autofree char *first = NULL;
+  const int existing = overwrite ? 0 : count_existing (outdir, seed, count, &first);
+  if (existing) {
+    g_printerr ("lesionseg synth: %s and %d other file(s) of seeds %" G_GINT64_FORMAT "..%"
+                G_GINT64_FORMAT " are already there; nothing written (--overwrite replaces "
+                "them, another --seed or OUTDIR keeps them)\n", first, existing - 1, seed,
+                seed + count - 1);
     return 1;
   }
   if (jobs == 0)

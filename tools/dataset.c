@@ -31,6 +31,27 @@ is_image_name (const char *name)
   return FALSE;
 }
 
+/* Adds @path as @kind of @id to @table, or fails naming both files when the
+ * id already has one: two files for one id would be scored twice, or one
+ * would silently replace the other. */
+static gboolean
+add_unique (GHashTable *table, const char *id, char *path, const char *kind, GError **error)
+{
+  const char *other = g_hash_table_lookup (table, id);
+  if (other) {
+    g_set_error (error, LS_ERROR, LS_ERROR_FILE, "%s and %s are both the %s of %s",
+                 other, path, kind, id);
+    g_free (path);
+    return FALSE;
+  }
+  g_hash_table_insert (table, g_strdup (id), path);
+  return TRUE;
+}
+
+/* ISIC 2017 ships ID_superpixels.png beside each image: not an image to
+ * segment. */
+#define ISIC_SUPERPIXELS "_superpixels.png"
+
 static GPtrArray *
 list_isic (const char *dir, GError **error)
 {
@@ -38,14 +59,19 @@ list_isic (const char *dir, GError **error)
   g_autoptr (GDir) d = g_dir_open (images, 0, error);
   if (!d)
     return NULL;
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify) item_free);
   const char *file;
   while ((file = g_dir_read_name (d))) {
-    if (!is_image_name (file))
+    if (!is_image_name (file) || g_str_has_suffix (file, ISIC_SUPERPIXELS))
       continue;
+    g_autofree char *name = g_strndup (file, strrchr (file, '.') - file);
+    g_autofree char *image_path = g_build_filename (images, file, NULL);
+    if (!add_unique (seen, name, g_strdup (image_path), "image", error))
+      return NULL;
     LsDatasetItem *item = g_new0 (LsDatasetItem, 1);
-    item->name = g_strndup (file, strrchr (file, '.') - file);
-    item->image_path = g_build_filename (images, file, NULL);
+    item->name = g_steal_pointer (&name);
+    item->image_path = g_steal_pointer (&image_path);
     g_autofree char *mask_name = g_strconcat (item->name, "_segmentation.png", NULL);
     item->mask_path = g_build_filename (dir, "masks", mask_name, NULL);
     g_ptr_array_add (items, item);
@@ -58,24 +84,42 @@ list_isic (const char *dir, GError **error)
   return g_steal_pointer (&items);
 }
 
-/* PH2: every IMDxxx.bmp and IMDxxx_lesion.bmp below dir, at any depth */
-static void
-walk_ph2 (const char *dir, GHashTable *images, GHashTable *masks, int depth)
+/* Deeper than this is a link cycle rather than a data set. */
+#define PH2_MAX_DEPTH 64
+
+/* PH2: every IMDxxx.bmp and IMDxxx_lesion.bmp below dir, at any depth (the
+ * extension in any case); a folder that cannot be read is an error, not a
+ * part of the data set left out. */
+static gboolean
+walk_ph2 (const char *dir, GHashTable *images, GHashTable *masks, int depth, GError **error)
 {
-  g_autoptr (GDir) d = depth < 8 ? g_dir_open (dir, 0, NULL) : NULL;
+  if (depth > PH2_MAX_DEPTH) {
+    g_set_error (error, LS_ERROR, LS_ERROR_FILE,
+                 "%s: more than %d folders deep (a link cycle?)", dir, PH2_MAX_DEPTH);
+    return FALSE;
+  }
+  g_autoptr (GDir) d = g_dir_open (dir, 0, error);
+  if (!d)
+    return FALSE;
   const char *file;
-  while (d && (file = g_dir_read_name (d))) {
+  while ((file = g_dir_read_name (d))) {
     g_autofree char *path = g_build_filename (dir, file, NULL);
+    g_autofree char *lower = g_ascii_strdown (file, -1);
     if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-      walk_ph2 (path, images, masks, depth + 1);
-    } else if (g_str_has_prefix (file, "IMD") && g_str_has_suffix (file, "_lesion.bmp")) {
-      g_hash_table_insert (masks, g_strndup (file, strlen (file) - strlen ("_lesion.bmp")),
-                           g_steal_pointer (&path));
-    } else if (g_str_has_prefix (file, "IMD") && g_str_has_suffix (file, ".bmp") &&
+      if (!walk_ph2 (path, images, masks, depth + 1, error))
+        return FALSE;
+    } else if (g_str_has_prefix (file, "IMD") && g_str_has_suffix (lower, "_lesion.bmp")) {
+      g_autofree char *id = g_strndup (file, strlen (file) - strlen ("_lesion.bmp"));
+      if (!add_unique (masks, id, g_steal_pointer (&path), "lesion mask", error))
+        return FALSE;
+    } else if (g_str_has_prefix (file, "IMD") && g_str_has_suffix (lower, ".bmp") &&
                !strchr (file, '_')) {
-      g_hash_table_insert (images, g_strndup (file, strlen (file) - 4), g_steal_pointer (&path));
+      g_autofree char *id = g_strndup (file, strlen (file) - 4);
+      if (!add_unique (images, id, g_steal_pointer (&path), "image", error))
+        return FALSE;
     }
   }
+  return TRUE;
 }
 
 static GPtrArray *
@@ -83,7 +127,8 @@ list_ph2 (const char *dir, GError **error)
 {
   g_autoptr (GHashTable) images = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr (GHashTable) masks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  walk_ph2 (dir, images, masks, 0);
+  if (!walk_ph2 (dir, images, masks, 0, error))
+    return NULL;
 
   g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify) item_free);
   GHashTableIter iter;
@@ -108,6 +153,11 @@ list_ph2 (const char *dir, GError **error)
 GPtrArray *
 ls_dataset_list (const char *dir, GError **error)
 {
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, LS_ERROR, LS_ERROR_FILE, "%s: %s", dir,
+                 g_file_test (dir, G_FILE_TEST_EXISTS) ? "not a folder" : "no such folder");
+    return NULL;
+  }
   g_autofree char *images = g_build_filename (dir, "images", NULL);
   GPtrArray *items = g_file_test (images, G_FILE_TEST_IS_DIR) ? list_isic (dir, error)
                                                               : list_ph2 (dir, error);

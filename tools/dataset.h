@@ -13,7 +13,9 @@ typedef struct {
 } LsDatasetItem;
 
 /* Lists the pairs of @dir, sorted by name, as LsDatasetItem*:
- * - the ISIC layout: images/ID.{jpg,png,bmp} with masks/ID_segmentation.png;
+ * - the ISIC layout: images/ID.{jpg,jpeg,png,bmp} with
+ *   masks/ID_segmentation.png (ISIC 2017's ID_superpixels.png are skipped);
  * - PH2's: IMDxxx.bmp with IMDxxx_lesion.bmp anywhere below @dir.
- * An image without its mask is an error naming both paths. */
+ * An image without its mask is an error naming both paths; so are two
+ * files for one id, and a folder that cannot be read. */
 GPtrArray *ls_dataset_list (const char *dir, GError **error);

@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,8 +43,17 @@ main (int argc, char **argv)
     return 0;
   }
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    if (!strcmp (argv[1], commands[i].name))
-      return commands[i].run (argc - 1, argv + 1);
+    if (!strcmp (argv[1], commands[i].name)) {
+      const int status = commands[i].run (argc - 1, argv + 1);
+      /* the figures a command prints are its result: losing them (a full
+       * disk, a closed pipe) is a failure */
+      if (fflush (stdout) != 0 || ferror (stdout)) {
+        fprintf (stderr, "lesionseg %s: writing the output failed: %s\n", argv[1],
+                 g_strerror (errno));
+        return status ? status : 1;
+      }
+      return status;
+    }
   fprintf (stderr, "lesionseg: unknown command '%s'\n\n", argv[1]);
   usage (stderr);
   return 2;

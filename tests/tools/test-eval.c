@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <string.h>
+#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 
@@ -129,6 +130,23 @@ test_dataset_isic (void)
   g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
   g_assert_nonnull (strstr (error->message, "ISIC_0000001_segmentation.png"));
   g_assert_nonnull (strstr (error->message, "ISIC_0000001.png"));
+  g_clear_error (&error);
+
+  /* ISIC 2017's superpixel maps beside the images are not images */
+  g_autofree char *superpixels = g_strdup_printf ("%s/images/ISIC_0000001_superpixels.png", dir);
+  g_autofree char *image = g_strdup_printf ("%s/images/ISIC_0000001.png", dir);
+  g_assert_true (g_rename (image, superpixels) == 0);
+  g_autoptr (GPtrArray) skipped = ls_dataset_list (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (skipped->len, ==, 2);
+
+  /* two files for one id would be scored twice */
+  g_autofree char *twin = g_strdup_printf ("%s/images/ISIC_0000002.jpg", dir);
+  g_file_set_contents (twin, "x", 1, NULL);
+  g_autoptr (GPtrArray) twice = ls_dataset_list (dir, &error);
+  g_assert_null (twice);
+  g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
+  g_assert_nonnull (strstr (error->message, "are both the image of ISIC_0000002"));
   tmp_dir_remove (dir);
 }
 
@@ -153,6 +171,28 @@ test_dataset_ph2 (void)
   LsDatasetItem *last = g_ptr_array_index (items, 2);
   g_assert_cmpstr (last->name, ==, "IMD004");
   g_assert_true (g_str_has_suffix (last->mask_path, "IMD004_lesion.bmp"));
+
+  /* any depth, any case of the extension */
+  g_autofree char *deep = g_strdup_printf ("%s/a/b/c/d/e/f/g/h/i/IMD005", dir);
+  g_mkdir_with_parents (deep, 0755);
+  g_autofree char *img5 = g_strdup_printf ("%s/IMD005.BMP", deep);
+  g_autofree char *mask5 = g_strdup_printf ("%s/IMD005_lesion.BMP", deep);
+  g_file_set_contents (img5, "x", 1, NULL);
+  g_file_set_contents (mask5, "x", 1, NULL);
+  g_autoptr (GPtrArray) more = ls_dataset_list (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (more->len, ==, 4);
+
+  /* the same id twice (a second copy of the set inside it): refused, not
+   * one copy silently kept or an image paired with the other's mask */
+  g_autofree char *copy = g_strdup_printf ("%s/copy", dir);
+  g_mkdir_with_parents (copy, 0755);
+  g_autofree char *img2 = g_strdup_printf ("%s/IMD002.bmp", copy);
+  g_file_set_contents (img2, "x", 1, NULL);
+  g_autoptr (GPtrArray) twice = ls_dataset_list (dir, &error);
+  g_assert_null (twice);
+  g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
+  g_assert_nonnull (strstr (error->message, "are both the image of IMD002"));
   tmp_dir_remove (dir);
 }
 
@@ -164,6 +204,71 @@ test_dataset_empty (void)
   g_assert_null (ls_dataset_list (dir, &error));
   g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
   g_assert_nonnull (strstr (error->message, "no images"));
+  g_clear_error (&error);
+
+  g_autofree char *missing = g_build_filename (dir, "nowhere", NULL);
+  g_assert_null (ls_dataset_list (missing, &error));
+  g_assert_error (error, LS_ERROR, LS_ERROR_FILE);
+  g_assert_nonnull (strstr (error->message, "nowhere: no such folder"));
+  tmp_dir_remove (dir);
+}
+
+/* Runs the CLI with @args (NULL-terminated, after the program); returns its
+ * exit status, *err its stderr. */
+static int
+run_cli (const char *const *args, char **err)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) g_getenv ("LS_CLI"));
+  for (; *args; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+  int status;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                               NULL, NULL, NULL, err, &status, &error));
+  g_test_message ("%s", *err);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+/* What the user gives is never lost or misread: synth leaves existing pairs
+ * alone unless told; a NaN threshold is refused; a CSV that could not be
+ * written fails the run. */
+static void
+test_cli_refusals (void)
+{
+  g_autofree char *dir = make_isic_fixture (2);
+  g_autofree char *model = g_build_filename (g_getenv ("LS_TEST_DATA"), "tiny", "model.safetensors", NULL);
+  g_autofree char *out = g_build_filename (dir, "synth", NULL);
+  g_autofree char *err = NULL;
+
+  const char *synth[] = { "synth", "--count", "2", "--size", "64x48", out, NULL };
+  g_assert_cmpint (run_cli (synth, &err), ==, 0);
+  g_autofree char *first = g_build_filename (out, "images", "synth_0000000.jpg", NULL);
+  g_autofree char *before = NULL, *after = NULL;
+  gsize before_len, after_len;
+  g_assert_true (g_file_get_contents (first, &before, &before_len, NULL));
+  g_clear_pointer (&err, g_free);
+  const char *again[] = { "synth", "--count", "1", "--size", "32x32", out, NULL };
+  g_assert_cmpint (run_cli (again, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "synth_0000000.jpg and 1 other file(s)"));
+  g_assert_true (g_file_get_contents (first, &after, &after_len, NULL));
+  g_assert_true (before_len == after_len && memcmp (before, after, before_len) == 0);
+  g_clear_pointer (&err, g_free);
+  const char *replace[] = { "synth", "--count", "1", "--size", "32x32", "--overwrite", out, NULL };
+  g_assert_cmpint (run_cli (replace, &err), ==, 0);
+
+  g_clear_pointer (&err, g_free);
+  const char *nan_threshold[] = { "eval", "--model", model, "--threshold", "nan", dir, NULL };
+  g_assert_cmpint (run_cli (nan_threshold, &err), ==, 2);
+  g_assert_nonnull (strstr (err, "a threshold in [0, 1]"));
+
+  if (g_file_test ("/dev/full", G_FILE_TEST_EXISTS)) {
+    g_clear_pointer (&err, g_free);
+    const char *full[] = { "eval", "--model", model, "--csv", "/dev/full", dir, NULL };
+    g_assert_cmpint (run_cli (full, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "writing /dev/full failed"));
+  }
   tmp_dir_remove (dir);
 }
 
@@ -209,5 +314,6 @@ main (int argc, char **argv)
   g_test_add_func ("/eval/dataset-ph2", test_dataset_ph2);
   g_test_add_func ("/eval/dataset-empty", test_dataset_empty);
   g_test_add_func ("/eval/command", test_eval_command);
+  g_test_add_func ("/eval/cli-refusals", test_cli_refusals);
   return g_test_run ();
 }
