@@ -14,7 +14,9 @@
 
 /* Fused multiply-adds would make images differ between CPUs that contract
  * a*b+c and those that do not. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
 #pragma GCC optimize ("fp-contract=off")
 #endif
 

@@ -16,7 +16,8 @@ void
 dermsrc_frame_renderer_init (DermFrameRenderer *fr)
 {
   memset (fr, 0, sizeof *fr);
-  /* sensor noise: a fixed table of roughly Gaussian bytes, sd about 1.7;
+  /* sensor noise: a fixed table of roughly Gaussian bytes (four uniform
+   * 0..3 summed, less their mean: sd sqrt(5), about 2.2);
    * two bytes past NOISE_SIZE for the readers of n[1] and n[2] */
   fr->noise = g_malloc (NOISE_SIZE + 2);
   guint64 h = 0x5EED;

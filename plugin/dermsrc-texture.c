@@ -164,15 +164,19 @@ dermsrc_texture_cache_set_flushing (DermTextureCache *cache, gboolean flushing)
 }
 
 /* Makes @next the texture for this key, unless it already is. Never frees a
- * texture the worker is rendering. Called with the lock held. */
-static void
+ * texture the worker is rendering: waits for it, unless a flush starts
+ * (then FALSE: a seek must not wait for a render it does not need).
+ * Called with the lock held. */
+static gboolean
 request_texture_locked (DermTextureCache *cache, guint64 seed, guint64 lesion, gint width,
                         gint height, gboolean still)
 {
   if (texture_matches (cache->next, seed, lesion, width, height, still))
-    return;
-  while (cache->next && !cache->next->done)
+    return TRUE;
+  while (cache->next && !cache->next->done && !cache->flushing)
     g_cond_wait (&cache->cond, &cache->lock);
+  if (cache->next && !cache->next->done)
+    return FALSE;
   dermsrc_texture_free (cache->next);
   DermTexture *t = g_new0 (DermTexture, 1);
   t->seed = seed;
@@ -182,6 +186,7 @@ request_texture_locked (DermTextureCache *cache, guint64 seed, guint64 lesion, g
   t->still = still;
   cache->next = t;
   g_cond_broadcast (&cache->cond);
+  return TRUE;
 }
 
 /* The texture for a frame of lesion @lesion: the current one, or the
@@ -194,7 +199,10 @@ dermsrc_texture_cache_get (DermTextureCache *cache, guint64 seed, guint64 lesion
 {
   if (!texture_matches (cache->current, seed, lesion, width, height, still)) {
     g_mutex_lock (&cache->lock);
-    request_texture_locked (cache, seed, lesion, width, height, still);
+    if (!request_texture_locked (cache, seed, lesion, width, height, still)) {
+      g_mutex_unlock (&cache->lock);
+      return GST_FLOW_FLUSHING;
+    }
     if (!cache->next->done)
       GST_DEBUG_OBJECT (cache->log_object, "waiting for lesion %" G_GUINT64_FORMAT "'s texture",
                         lesion);
@@ -207,7 +215,7 @@ dermsrc_texture_cache_get (DermTextureCache *cache, guint64 seed, guint64 lesion
     dermsrc_texture_free (cache->current);
     cache->current = cache->next;
     cache->next = NULL;
-    if (prefetch)
+    if (prefetch)   /* next is free now: this never waits */
       request_texture_locked (cache, seed, lesion + 1, width, height, still);
     g_mutex_unlock (&cache->lock);
   }

@@ -166,7 +166,9 @@ gst_derm_src_set_caps (GstBaseSrc *bsrc, GstCaps *caps)
   src->n_frames = 0;
   src->running_time = 0;
 
+  GST_OBJECT_LOCK (src);   /* the queries read it on other threads */
   src->info = info;
+  GST_OBJECT_UNLOCK (src);
   dermsrc_frame_renderer_set_format (&src->renderer, &info);
   gst_base_src_set_blocksize (bsrc, GST_VIDEO_INFO_SIZE (&info));
   return TRUE;
@@ -214,21 +216,28 @@ gst_derm_src_query (GstBaseSrc *bsrc, GstQuery *query)
   GstDermSrc *src = GST_DERM_SRC (bsrc);
 
   switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_LATENCY:
-      if (src->info.fps_n > 0) {
+    case GST_QUERY_LATENCY: {
+      GST_OBJECT_LOCK (src);
+      const gint fps_n = src->info.fps_n, fps_d = src->info.fps_d;
+      GST_OBJECT_UNLOCK (src);
+      if (fps_n > 0) {
         /* a live camera delivers a frame one frame time after it starts it;
          * no upper bound (as videotestsrc): with max = min, any downstream
          * deadline (fakesink's 20 ms) made the pipeline's latency invalid */
-        GstClockTime latency = gst_util_uint64_scale (GST_SECOND, src->info.fps_d, src->info.fps_n);
+        GstClockTime latency = gst_util_uint64_scale (GST_SECOND, fps_d, fps_n);
         gst_query_set_latency (query, gst_base_src_is_live (bsrc), latency, GST_CLOCK_TIME_NONE);
         return TRUE;
       }
       break;
+    }
     case GST_QUERY_CONVERT: {
       GstFormat sf, df;
       gint64 sv, dv;
       gst_query_parse_convert (query, &sf, &sv, &df, &dv);
-      if (gst_video_info_convert (&src->info, sf, sv, df, &dv)) {
+      GST_OBJECT_LOCK (src);
+      const GstVideoInfo info = src->info;
+      GST_OBJECT_UNLOCK (src);
+      if (gst_video_info_convert (&info, sf, sv, df, &dv)) {
         gst_query_set_convert (query, sf, sv, df, dv);
         return TRUE;
       }
@@ -267,6 +276,13 @@ static gboolean
 gst_derm_src_do_seek (GstBaseSrc *bsrc, GstSegment *segment)
 {
   GstDermSrc *src = GST_DERM_SRC (bsrc);
+
+  /* The camera only runs forwards; counting frames up through a reverse
+   * segment would never reach its end. */
+  if (segment->rate < 0) {
+    GST_WARNING_OBJECT (src, "reverse playback (rate %f) is not supported", segment->rate);
+    return FALSE;
+  }
 
   segment->time = segment->start;
   src->accum_frames = 0;
@@ -389,7 +405,9 @@ gst_derm_src_start (GstBaseSrc *bsrc)
 {
   GstDermSrc *src = GST_DERM_SRC (bsrc);
 
+  GST_OBJECT_LOCK (src);
   gst_video_info_init (&src->info);
+  GST_OBJECT_UNLOCK (src);
   src->n_frames = src->accum_frames = 0;
   src->running_time = src->accum_rtime = 0;
   src->have_live_offset = FALSE;
@@ -406,7 +424,9 @@ gst_derm_src_stop (GstBaseSrc *bsrc)
 
   dermsrc_texture_cache_stop (&src->textures);
   dermsrc_frame_renderer_clear (&src->renderer);
+  GST_OBJECT_LOCK (src);
   gst_video_info_init (&src->info);
+  GST_OBJECT_UNLOCK (src);
   return TRUE;
 }
 

@@ -460,6 +460,57 @@ test_num_buffers_eos (void)
   g_ptr_array_unref (bufs);
 }
 
+static GstPadProbeReturn
+record_pts (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  const GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+  g_array_append_val ((GArray *) user_data, pts);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Seeks: forwards to [1 s, 2 s) gives exactly those frames, then EOS; a
+ * reverse seek is refused (counting frames up through it never ended). */
+static void
+test_seek (void)
+{
+  GstElement *pipeline = gst_parse_launch ("dermsrc ! video/x-raw,width=48,height=32,"
+                                           "framerate=10/1 ! fakesink name=sink sync=false", NULL);
+  g_assert_nonnull (pipeline);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  GstPad *pad = gst_element_get_static_pad (sink, "sink");
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PAUSED), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  g_assert_cmpint (gst_element_get_state (pipeline, NULL, NULL, 10 * GST_SECOND), ==,
+                   GST_STATE_CHANGE_SUCCESS);
+
+  check (!gst_element_seek (pipeline, -1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH,
+                            GST_SEEK_TYPE_SET, GST_SECOND, GST_SEEK_TYPE_SET, 2 * GST_SECOND));
+  check (gst_element_seek (pipeline, 1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH,
+                           GST_SEEK_TYPE_SET, GST_SECOND, GST_SEEK_TYPE_SET, 2 * GST_SECOND));
+  g_assert_cmpint (gst_element_get_state (pipeline, NULL, NULL, 10 * GST_SECOND), ==,
+                   GST_STATE_CHANGE_SUCCESS);
+  /* from here on: what the sink gets after the seek's preroll */
+  GArray *pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, record_pts, pts, NULL);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 20 * GST_SECOND,
+                                                GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  /* the prerolled frame at 1 s was taken before the probe; then 1.1 .. 1.9 s */
+  g_assert_cmpuint (pts->len, ==, 9);
+  for (guint i = 0; i < pts->len; i++)
+    g_assert_cmpuint (g_array_index (pts, GstClockTime, i), ==, GST_SECOND + (i + 1) * GST_SECOND / 10);
+  g_array_unref (pts);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+  gst_object_unref (pipeline);
+}
+
 static void
 test_meta_through_videoscale (void)
 {
@@ -576,6 +627,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dermsrc/new-lesion-after-duration", test_new_lesion_after_duration);
   g_test_add_func ("/dermsrc/moving-mask-follows-image", test_moving_mask_follows_image);
   g_test_add_func ("/dermsrc/num-buffers-eos", test_num_buffers_eos);
+  g_test_add_func ("/dermsrc/seek", test_seek);
   g_test_add_func ("/dermsrc/meta-through-videoscale", test_meta_through_videoscale);
   g_test_add_func ("/dermsrc/inspect-clean", test_inspect_clean);
   g_test_add_func ("/dermsrc/lesionseg-dice", test_lesionseg_dice);
