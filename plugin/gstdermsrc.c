@@ -272,17 +272,28 @@ gst_derm_src_is_seekable (GstBaseSrc *bsrc)
   return !gst_base_src_is_live (bsrc);
 }
 
+/* The camera only runs forwards; counting frames up through a reverse
+ * segment would never reach its end. Refused as the event arrives, before
+ * basesrc flushes: a seek failing after its flush leaves the stream with no
+ * segment (GStreamer then warns of data flow before one). */
+static gboolean
+gst_derm_src_event (GstBaseSrc *bsrc, GstEvent *event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_SEEK) {
+    gdouble rate;
+    gst_event_parse_seek (event, &rate, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (rate < 0) {
+      GST_WARNING_OBJECT (bsrc, "reverse playback (rate %f) is not supported", rate);
+      return FALSE;
+    }
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
+}
+
 static gboolean
 gst_derm_src_do_seek (GstBaseSrc *bsrc, GstSegment *segment)
 {
   GstDermSrc *src = GST_DERM_SRC (bsrc);
-
-  /* The camera only runs forwards; counting frames up through a reverse
-   * segment would never reach its end. */
-  if (segment->rate < 0) {
-    GST_WARNING_OBJECT (src, "reverse playback (rate %f) is not supported", segment->rate);
-    return FALSE;
-  }
 
   segment->time = segment->start;
   src->accum_frames = 0;
@@ -564,6 +575,7 @@ gst_derm_src_class_init (GstDermSrcClass *klass)
   basesrc_class->query = gst_derm_src_query;
   basesrc_class->get_times = gst_derm_src_get_times;
   basesrc_class->is_seekable = gst_derm_src_is_seekable;
+  basesrc_class->event = gst_derm_src_event;
   basesrc_class->do_seek = gst_derm_src_do_seek;
   basesrc_class->start = gst_derm_src_start;
   basesrc_class->stop = gst_derm_src_stop;
