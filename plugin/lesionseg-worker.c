@@ -290,6 +290,7 @@ lseg_worker_take_job (LsegWorker *w)
   LsegJob *job = w->spare;
   w->spare = NULL;
   const gboolean failed = w->failed;
+  const guint epoch = w->epoch;
   g_mutex_unlock (&w->lock);
   if (failed) {
     lseg_job_free (job);
@@ -297,9 +298,7 @@ lseg_worker_take_job (LsegWorker *w)
   }
   if (job == NULL)
     job = lseg_job_new (w->net_width, w->net_height);
-  g_mutex_lock (&w->lock);
-  job->epoch = w->epoch;
-  g_mutex_unlock (&w->lock);
+  job->epoch = epoch;
   return job;
 }
 

@@ -762,13 +762,10 @@ truth_meta_info (void)
 
 /* ---- flushing seeks, controlled properties -------------------------------- */
 
-/* The mean probability of the one inference that pushing @in through @h
- * makes (mode=sync, message=true); @in is consumed. */
+/* The mean probability the next inference message on @bus reports. */
 static double
-mean_probability_of (GstHarness *h, GstBus *bus, GstBuffer *in)
+pop_mean_probability (GstBus *bus)
 {
-  gst_harness_push (h, in);
-  gst_buffer_unref (gst_harness_pull (h));
   GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
   g_assert_nonnull (msg);
   double p = -1;
@@ -776,6 +773,16 @@ mean_probability_of (GstHarness *h, GstBus *bus, GstBuffer *in)
                                            "mean-probability", &p));
   gst_message_unref (msg);
   return p;
+}
+
+/* The mean probability of the one inference that pushing @in through @h
+ * makes (mode=sync, message=true); @in is consumed. */
+static double
+mean_probability_of (GstHarness *h, GstBus *bus, GstBuffer *in)
+{
+  gst_harness_push (h, in);
+  gst_buffer_unref (gst_harness_pull (h));
+  return pop_mean_probability (bus);
 }
 
 /* What a fresh element (no history to average) says of @in at @w x @hgt. */
@@ -824,12 +831,7 @@ test_flush (void)
   GstBuffer *out = gst_harness_pull (h);
   check_meta_rect (out, 0, 0, W, H, pts, 0);
   gst_buffer_unref (out);
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
-  g_assert_nonnull (msg);
-  double got;
-  g_assert_true (gst_structure_get_double (gst_message_get_structure (msg),
-                                           "mean-probability", &got));
-  gst_message_unref (msg);
+  const double got = pop_mean_probability (bus);
   g_test_message ("mean probability after the flush %.6f, fresh %.6f", got, want);
   g_assert_cmpfloat_with_epsilon (got, want, 1e-6);
 

@@ -165,19 +165,18 @@ def _safe_load_legacy(path: str):
     keys, then each root storage as an int64 element count and its bytes.
     (torch 1.13's weights_only loader cannot read this format when the
     object holds a Python float, as the authors' F1 score.)"""
-    roots = {}  # root key -> (bytearray, dtype)
+    roots = {}  # root key -> (bytearray, its tensor, element count)
     views = {}
 
     def storage_for(saved_id):
         if len(saved_id) != 6:
             raise pickle.UnpicklingError(f"unknown persistent id {saved_id!r}")
         _, storage_type, root_key, _location, numel, view = saved_id
-        dtype = storage_type.dtype
         if root_key not in roots:
-            size = numel * torch.empty(0, dtype=dtype).element_size()
-            roots[root_key] = (bytearray(size), dtype)
-        data, root_dtype = roots[root_key]
-        root = _storage_tensor(data, root_dtype)
+            dtype = storage_type.dtype
+            data = bytearray(numel * torch.empty(0, dtype=dtype).element_size())
+            roots[root_key] = (data, _storage_tensor(data, dtype), numel)
+        root = roots[root_key][1]
         if view is None:
             return root
         view_key, offset, view_numel = view
@@ -200,11 +199,10 @@ def _safe_load_legacy(path: str):
             if key not in roots:
                 raise ConversionError(f"{path}: storage {key!r} is stored "
                                       "but no tensor uses it")
-            data, dtype = roots[key]
+            data, _, expected = roots[key]
             header = f.read(8)
             count = int.from_bytes(header, "little") if len(header) == 8 \
                 else -1
-            expected = len(data) // torch.empty(0, dtype=dtype).element_size()
             if count != expected:
                 raise ConversionError(
                     f"{path}: storage {key!r} holds {count} elements where "
